@@ -1,0 +1,29 @@
+"""focalkit: loss functions for class-imbalanced learning in PyTorch.
+
+The functions live in :mod:`focalkit.functional`; the modules in :mod:`focalkit.nn` are
+re-exported here.
+"""
+
+from . import functional, init, reference, weights
+from .init import prior_bias, prior_bias_
+from .nn import FocalLoss, FocalWrapper, SigmoidFocalLoss, SoftmaxFocalLoss
+from .schedules import GammaScheduler
+from .weights import binary_alpha, class_weights
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "FocalLoss",
+    "FocalWrapper",
+    "GammaScheduler",
+    "SigmoidFocalLoss",
+    "SoftmaxFocalLoss",
+    "binary_alpha",
+    "class_weights",
+    "functional",
+    "init",
+    "prior_bias",
+    "prior_bias_",
+    "reference",
+    "weights",
+]

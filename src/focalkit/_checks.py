@@ -1,0 +1,229 @@
+"""Argument checks, reductions and ignore masks shared by every loss.
+
+Everything a public function validates goes through here, so that the same mistake gets the
+same message everywhere. Shape and type checks are cheap and always run. Value checks (class
+indices in range, targets inside [0, 1]) read the data once; they run in eager mode and are
+skipped while ``torch.compile`` traces, where a data-dependent Python branch would break the
+graph.
+"""
+
+from __future__ import annotations
+
+import math
+import numbers
+from collections.abc import Sequence
+
+import torch
+from torch import Tensor
+
+REDUCTIONS = ("none", "mean", "sum")
+
+
+def is_compiling() -> bool:
+    """Whether ``torch.compile`` is tracing the current call."""
+    return torch.compiler.is_compiling()
+
+
+def _describe(value: object) -> str:
+    if isinstance(value, Tensor):
+        return f"a tensor of shape {tuple(value.shape)} and dtype {value.dtype}"
+    return repr(value)
+
+
+def check_reduction(reduction: object) -> str:
+    if not isinstance(reduction, str) or reduction not in REDUCTIONS:
+        valid = ", ".join(repr(r) for r in REDUCTIONS)
+        raise ValueError(f"reduction must be one of {valid}; got {reduction!r}")
+    return reduction
+
+
+def check_choice(name: str, value: object, choices: Sequence[str]) -> str:
+    if not isinstance(value, str) or value not in choices:
+        valid = ", ".join(repr(c) for c in choices)
+        raise ValueError(f"{name} must be one of {valid}; got {value!r}")
+    return value
+
+
+def check_real(name: str, value: object, *, low: float | None = None, high: float | None = None,
+               low_open: bool = False, high_open: bool = False) -> float:
+    """Return ``value`` as a float after checking that it is a finite real number in range."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        raise TypeError(f"{name} must be a real number; got {_describe(value)}")
+    value = float(value)
+    if not math.isfinite(value):
+        raise ValueError(f"{name} must be finite; got {value}")
+    too_low = low is not None and (value <= low if low_open else value < low)
+    too_high = high is not None and (value >= high if high_open else value > high)
+    if too_low or too_high:
+        left = "(" if low_open else "["
+        right = ")" if high_open else "]"
+        lo = "-inf" if low is None else f"{low:g}"
+        hi = "inf" if high is None else f"{high:g}"
+        raise ValueError(f"{name} must be in {left}{lo}, {hi}{right}; got {value:g}")
+    return value
+
+
+def check_gamma(gamma: object) -> float:
+    return check_real("gamma", gamma, low=0.0)
+
+
+def check_float_tensor(name: str, tensor: object) -> Tensor:
+    if not isinstance(tensor, Tensor):
+        raise TypeError(f"{name} must be a torch.Tensor; got {type(tensor).__name__}")
+    if not tensor.is_floating_point():
+        raise TypeError(
+            f"{name} must be a floating-point tensor (float16, bfloat16, float32 or float64); "
+            f"got dtype {tensor.dtype}"
+        )
+    return tensor
+
+
+def check_same_shape(input: Tensor, target: Tensor, *, target_name: str = "target") -> None:
+    if input.shape != target.shape:
+        raise ValueError(
+            f"{target_name} must have the same shape as input {tuple(input.shape)}; "
+            f"got {tuple(target.shape)}"
+        )
+
+
+def check_broadcastable(name: str, tensor: Tensor, shape: torch.Size) -> None:
+    """``tensor`` must broadcast to ``shape`` without changing it (never the other way round)."""
+    try:
+        result = torch.broadcast_shapes(tensor.shape, shape)
+    except RuntimeError:
+        result = None
+    if result != shape:
+        raise ValueError(
+            f"{name} must be broadcastable to the input shape {tuple(shape)}; "
+            f"got shape {tuple(tensor.shape)}"
+        )
+
+
+def check_ignore_index(ignore_index: object) -> int | None:
+    if ignore_index is None:
+        return None
+    if isinstance(ignore_index, bool) or not isinstance(ignore_index, numbers.Integral):
+        raise TypeError(f"ignore_index must be an int or None; got {_describe(ignore_index)}")
+    return int(ignore_index)
+
+
+def check_unit_interval(name: str, tensor: Tensor, ignore_index: int | None = None) -> None:
+    """Values of ``tensor`` (other than ``ignore_index``) must lie in [0, 1]. Eager mode only."""
+    if is_compiling() or tensor.numel() == 0:
+        return
+    low, high = torch.aminmax(tensor.detach())
+    if bool(low >= 0) and bool(high <= 1):
+        return
+    if ignore_index is not None:
+        values = tensor.detach()[tensor.detach() != ignore_index]
+        if values.numel() == 0:
+            return
+        low, high = torch.aminmax(values)
+    if not (bool(low >= 0) and bool(high <= 1)):
+        raise ValueError(
+            f"{name} values must lie in [0, 1]; got values in [{float(low):g}, {float(high):g}]"
+        )
+
+
+def check_class_indices(target: Tensor, num_classes: int, ignore_index: int | None) -> None:
+    """Class indices must lie in [0, num_classes) unless equal to ignore_index. Eager only."""
+    if is_compiling() or target.numel() == 0:
+        return
+    low, high = torch.aminmax(target)
+    if bool(low >= 0) and bool(high < num_classes):
+        return
+    if ignore_index is not None:
+        values = target[target != ignore_index]
+        if values.numel() == 0:
+            return
+        low, high = torch.aminmax(values)
+    if bool(low < 0) or bool(high >= num_classes):
+        bad = int(low) if bool(low < 0) else int(high)
+        extra = "" if ignore_index is None else f" or equal ignore_index={ignore_index}"
+        raise ValueError(
+            f"target class indices must lie in [0, {num_classes - 1}]{extra}; got {bad}"
+        )
+
+
+def check_class_target(input: Tensor, target: object) -> bool:
+    """Check a multi-class target against ``(N, C, *)`` input.
+
+    Returns True for class-index targets ``(N, *)`` and False for class-probability targets
+    ``(N, C, *)``.
+    """
+    if input.dim() < 2:
+        raise ValueError(
+            f"input must have shape (N, C, *) with a class dimension; got shape "
+            f"{tuple(input.shape)}"
+        )
+    if not isinstance(target, Tensor):
+        raise TypeError(f"target must be a torch.Tensor; got {type(target).__name__}")
+    if target.is_floating_point():
+        check_same_shape(input, target)
+        return False
+    if target.dtype == torch.bool or target.is_complex():
+        raise TypeError(
+            f"target must hold integer class indices or float class probabilities; "
+            f"got dtype {target.dtype}"
+        )
+    expected = (input.shape[0], *input.shape[2:])
+    if tuple(target.shape) != expected:
+        raise ValueError(
+            f"target of class indices must have shape (N, *) = {expected} for input "
+            f"{tuple(input.shape)}; got {tuple(target.shape)}"
+        )
+    return True
+
+
+def class_vector(name: str, value: object, num_classes: int, *, like: Tensor,
+                 high: float | None = 1.0) -> Tensor | None:
+    """Turn a float or a per-class sequence/tensor into a length-``num_classes`` tensor."""
+    if value is None:
+        return None
+    if isinstance(value, numbers.Real) and not isinstance(value, bool):
+        check_real(name, value, low=0.0, high=high)
+        return torch.full((num_classes,), float(value), dtype=like.dtype, device=like.device)
+    if isinstance(value, Tensor):
+        vector = value.detach() if not value.requires_grad else value
+    elif isinstance(value, Sequence) and not isinstance(value, str):
+        vector = torch.as_tensor(list(value), dtype=torch.float64)
+    else:
+        raise TypeError(
+            f"{name} must be None, a float or a sequence of {num_classes} floats; "
+            f"got {_describe(value)}"
+        )
+    if vector.dim() != 1 or vector.numel() != num_classes:
+        raise ValueError(
+            f"{name} must have {num_classes} values, one per class; got "
+            f"{vector.numel() if vector.dim() == 1 else tuple(vector.shape)}"
+        )
+    if not is_compiling():
+        low, top = float(vector.min()), float(vector.max())
+        if low < 0 or (high is not None and top > high) or not math.isfinite(top):
+            bound = f"[0, {high:g}]" if high is not None else "[0, inf)"
+            raise ValueError(f"{name} values must lie in {bound}; got values in [{low:g}, {top:g}]")
+    return vector.to(dtype=like.dtype, device=like.device)
+
+
+def compute_dtype(tensor: Tensor) -> torch.dtype:
+    """float32 for half-precision inputs, otherwise the input's own dtype."""
+    if tensor.dtype in (torch.float16, torch.bfloat16):
+        return torch.float32
+    return tensor.dtype
+
+
+def reduce(loss: Tensor, reduction: str, count: Tensor | int | None = None) -> Tensor:
+    """Apply ``reduction``. ``count`` is the number of non-ignored elements for "mean".
+
+    A mean over zero elements is 0 (still attached to the graph), never NaN.
+    """
+    if reduction == "none":
+        return loss
+    total = loss.sum()
+    if reduction == "sum":
+        return total
+    if count is None:
+        count = loss.numel()
+    if isinstance(count, Tensor):
+        return total / count.clamp_min(1).to(total.dtype)
+    return total / max(count, 1)

@@ -1,0 +1,687 @@
+"""Focal losses: sigmoid (binary / multi-label) and softmax (multi-class).
+
+Each loss has two implementations that compute the same numbers:
+
+* a plain composition of PyTorch operations, differentiated by autograd. It is the readable
+  statement of the formula, the path ``torch.compile`` traces, and the path taken when the
+  target or a hyper-parameter tensor needs a gradient;
+* a ``torch.autograd.Function`` with the closed-form gradient, evaluated block by block (see
+  :mod:`focalkit._blocks`) so that the whole chain of element-wise steps runs in cache. It is
+  the default in eager mode, and saves for backward at most one buffer besides the inputs.
+"""
+
+from __future__ import annotations
+
+import numbers
+from collections.abc import Sequence
+
+import torch
+from torch import Tensor
+
+from .. import _blocks
+from .._checks import (
+    check_broadcastable,
+    check_class_indices,
+    check_class_target,
+    check_float_tensor,
+    check_gamma,
+    check_ignore_index,
+    check_real,
+    check_reduction,
+    check_same_shape,
+    check_unit_interval,
+    class_vector,
+    compute_dtype,
+    is_compiling,
+    reduce,
+)
+
+__all__ = ["sigmoid_focal_loss", "softmax_focal_loss", "focal_modulation"]
+
+AlphaLike = float | Sequence[float] | Tensor | None
+
+
+# ---------------------------------------------------------------------------------------------
+# Shared pieces
+# ---------------------------------------------------------------------------------------------
+
+
+def _pow_gamma(base: Tensor, gamma: float) -> Tensor:
+    """``base ** gamma`` for ``base >= 0`` whose gradient stays finite at ``base = 0``.
+
+    For ``0 < gamma < 1`` the derivative ``gamma * base**(gamma - 1)`` is infinite at 0; in the
+    losses it is always multiplied by a factor that vanishes there, so the limit of the product
+    is 0. The double ``where`` keeps autograd from forming ``0 * inf``.
+    """
+    if gamma == 0.0:
+        return torch.ones_like(base)
+    if gamma == 1.0:
+        return base
+    if gamma == 2.0:
+        return base * base
+    if gamma >= 1.0:
+        return base.pow(gamma)
+    positive = base > 0
+    return torch.where(positive, torch.where(positive, base, 1.0).pow(gamma), 0.0)
+
+
+def _pow_gamma_minus_one(base: Tensor, gamma: float) -> Tensor:
+    """``base ** (gamma - 1)``, with the value 0 where ``base = 0`` and ``gamma < 1``.
+
+    Only used inside ``gamma * base**(gamma - 1) * h`` with ``h`` vanishing at least as fast as
+    ``base``, whose limit at ``base = 0`` is 0.
+    """
+    if gamma == 1.0:
+        return torch.ones_like(base)
+    if gamma == 2.0:
+        return base
+    if gamma > 1.0:
+        return base.pow(gamma - 1.0)
+    positive = base > 0
+    return torch.where(positive, torch.where(positive, base, 1.0).pow(gamma - 1.0), 0.0)
+
+
+def focal_modulation(input: Tensor, target: Tensor, *, gamma: float = 2.0,
+                     alpha: float | Tensor | None = 0.25) -> Tensor:
+    r"""The focal factor :math:`\alpha_t (1 - p_t)^\gamma` for logits and binary targets.
+
+    .. math::
+        p_t = \sigma(x)\,y + \sigma(-x)\,(1 - y), \qquad
+        \alpha_t = \alpha y + (1 - \alpha)(1 - y)
+
+    :math:`1 - p_t` is formed from :math:`\sigma(x)` and :math:`\sigma(-x)` directly, so it stays
+    accurate for confident predictions where :math:`1 - \sigma(x)` would round to zero.
+
+    Args:
+        input: logits of any shape.
+        target: targets in [0, 1], same shape as ``input``.
+        gamma: focusing parameter :math:`\gamma \ge 0`. Default: 2.0.
+        alpha: weight of the positive class in [0, 1], a tensor broadcastable to ``input``, or
+            None for no class weighting. Default: 0.25.
+
+    Returns:
+        Tensor: the factor, same shape as ``input``.
+
+    Example:
+        >>> import torch
+        >>> from focalkit.functional import focal_modulation
+        >>> x = torch.tensor([4.0, -4.0])
+        >>> focal_modulation(x, torch.tensor([1.0, 1.0]), gamma=2.0, alpha=None)
+        tensor([3.2350e-04, 9.6435e-01])
+    """
+    p = torch.sigmoid(input)
+    q = torch.sigmoid(-input)
+    factor = _pow_gamma(torch.lerp(p, q, target), gamma)
+    if alpha is None:
+        return factor
+    return factor * ((1.0 - alpha) + (2.0 * alpha - 1.0) * target)
+
+
+# ---------------------------------------------------------------------------------------------
+# Sigmoid focal loss
+# ---------------------------------------------------------------------------------------------
+
+
+def _sigmoid_focal_terms(x: Tensor, y: Tensor, alpha: float | Tensor | None, gamma: float,
+                         pos_weight: Tensor | None, weight: Tensor | None,
+                         with_grad: bool) -> tuple[Tensor, Tensor | None]:
+    r"""Element-wise sigmoid focal loss of logits and, optionally, its derivative.
+
+    With :math:`p = \sigma(x)`, :math:`q = \sigma(-x)`, :math:`m = 1 - p_t = p(1-y) + qy`,
+    :math:`w_p` the positive weight and :math:`w` the element weight:
+
+    .. math::
+        b = (1-y)\,\mathrm{softplus}(x) + w_p\,y\,\mathrm{softplus}(-x), \qquad
+        \ell = w\,\alpha_t\,m^\gamma\,b
+
+    and, since :math:`dm/dx = (1 - 2y)\,p q` and :math:`db/dx = (1-y)\,p - w_p\,y\,q`,
+
+    .. math::
+        \frac{d\ell}{dx} = w\,\alpha_t\left[\gamma\,m^{\gamma-1}(1-2y)\,p q\,b
+                           + m^\gamma\left((1-y)\,p - w_p\,y\,q\right)\right].
+
+    Both softplus terms are built from ``relu`` and ``log1p(exp(-|x|))`` so that each stays
+    accurate on its own (``softplus(x) - x`` would cancel for large ``x``).
+    """
+    tail = torch.log1p(torch.exp(-x.abs()))
+    p = torch.sigmoid(x)
+    q = torch.sigmoid(-x)
+    if pos_weight is None:
+        bce = (torch.relu(x) - x * y) + tail
+        dbce = torch.lerp(p, -q, y) if with_grad else None
+    else:
+        bce = (1.0 - y) * torch.relu(x) + pos_weight * y * torch.relu(-x) \
+            + (1.0 + (pos_weight - 1.0) * y) * tail
+        dbce = torch.lerp(p, -pos_weight * q, y) if with_grad else None
+    m = torch.lerp(p, q, y)
+    mod = _pow_gamma(m, gamma)
+    loss = mod * bce
+    scale = None
+    if alpha is not None:
+        scale = (1.0 - alpha) + (2.0 * alpha - 1.0) * y
+    if weight is not None:
+        scale = weight if scale is None else scale * weight
+    if scale is not None:
+        loss = loss * scale
+    if not with_grad:
+        return loss, None
+    grad = mod * dbce
+    if gamma != 0.0:
+        grad = grad + gamma * _pow_gamma_minus_one(m, gamma) * (1.0 - 2.0 * y) * (p * q) * bce
+    if scale is not None:
+        grad = grad * scale
+    return loss, grad
+
+
+def _sigmoid_focal_probs(p: Tensor, y: Tensor, alpha: float | Tensor | None, gamma: float,
+                         pos_weight: Tensor | None, weight: Tensor | None) -> Tensor:
+    """Element-wise sigmoid focal loss of probabilities (log terms clamped at -100 like torch)."""
+    q = 1.0 - p
+    pos, neg = p > 0, q > 0
+    log_p = torch.where(pos, torch.log(torch.where(pos, p, 1.0)), -100.0).clamp_min(-100.0)
+    log_q = torch.where(neg, torch.log(torch.where(neg, q, 1.0)), -100.0).clamp_min(-100.0)
+    positive = y * log_p if pos_weight is None else pos_weight * y * log_p
+    bce = -(positive + (1.0 - y) * log_q)
+    loss = _pow_gamma(torch.lerp(p, q, y), gamma) * bce
+    if alpha is not None:
+        loss = loss * ((1.0 - alpha) + (2.0 * alpha - 1.0) * y)
+    if weight is not None:
+        loss = loss * weight
+    return loss
+
+
+class _SigmoidFocalFunction(torch.autograd.Function):
+    """Blocked forward with the closed-form gradient; backward is one multiplication."""
+
+    @staticmethod
+    def forward(ctx, x, y, alpha, gamma, pos_weight, weight, ignore_index, reduction):
+        dtype = compute_dtype(x)
+        need_grad = ctx.needs_input_grad[0]
+        aux = [t for t in (alpha, pos_weight, weight) if isinstance(t, Tensor)]
+        rows, cols = _blocks.row_layout(x.shape, flat=not aux)
+        x2 = x.reshape(rows, cols)
+        y2 = y.reshape(rows, cols)
+
+        def rows_of(t):
+            return _blocks.as_rows(t.to(dtype), x.shape, rows, cols) if isinstance(t, Tensor) \
+                else t
+
+        alpha2, pos_weight2, weight2 = rows_of(alpha), rows_of(pos_weight), rows_of(weight)
+        out = torch.empty((rows, cols), dtype=x.dtype, device=x.device) \
+            if reduction == "none" else None
+        grad = torch.empty((rows, cols), dtype=x.dtype, device=x.device) if need_grad else None
+        sums, counts = [], []
+        for block in _blocks.blocks(rows, cols):
+            xb = x2[block].to(dtype)
+            yb = y2[block].to(dtype)
+            sub = [t[block] if isinstance(t, Tensor) else t for t in (alpha2, pos_weight2,
+                                                                      weight2)]
+            if ignore_index is not None:
+                valid = yb != ignore_index
+                xb = torch.where(valid, xb, 0.0)
+                yb = torch.where(valid, yb, 0.0)
+            loss_b, grad_b = _sigmoid_focal_terms(xb, yb, sub[0], gamma, sub[1], sub[2],
+                                                  need_grad)
+            if ignore_index is not None:
+                loss_b = torch.where(valid, loss_b, 0.0)
+                if need_grad:
+                    grad_b = torch.where(valid, grad_b, 0.0)
+                counts.append(valid.sum())
+            if out is not None:
+                out[block] = loss_b
+            else:
+                sums.append(loss_b.sum())
+            if need_grad:
+                grad[block] = grad_b
+        if ignore_index is None:
+            count = torch.tensor(x.numel(), device=x.device)
+        else:
+            count = torch.stack(counts).sum() if counts else torch.zeros((), device=x.device,
+                                                                          dtype=torch.long)
+        ctx.set_materialize_grads(True)
+        ctx.gamma, ctx.ignore_index, ctx.reduction = gamma, ignore_index, reduction
+        ctx.alpha_scalar = None if isinstance(alpha, Tensor) else alpha
+        saved_grad = None if grad is None else grad.reshape(x.shape)
+        tensors = (t if isinstance(t, Tensor) else None for t in (alpha, pos_weight, weight))
+        ctx.save_for_backward(x, y, saved_grad, count, *tensors)
+        if out is not None:
+            return out.reshape(x.shape)
+        total = torch.stack(sums).sum() if sums else torch.zeros((), dtype=dtype,
+                                                                   device=x.device)
+        if reduction == "mean":
+            total = total / count.clamp_min(1).to(dtype)
+        return total.to(x.dtype)
+
+    @staticmethod
+    def backward(ctx, grad_output):
+        x, y, grad, count, alpha_t, pos_weight, weight = ctx.saved_tensors
+        alpha = alpha_t if alpha_t is not None else ctx.alpha_scalar
+        scale = grad_output
+        if ctx.reduction == "mean":
+            scale = grad_output / count.clamp_min(1).to(grad_output.dtype)
+        if torch.is_grad_enabled():
+            # Higher-order gradients: the same closed form, written with differentiable ops.
+            dtype = compute_dtype(x)
+            xc, yc = x.to(dtype), y.to(dtype)
+            if ctx.ignore_index is not None:
+                valid = yc != ctx.ignore_index
+                xc, yc = torch.where(valid, xc, 0.0), torch.where(valid, yc, 0.0)
+            _, dx = _sigmoid_focal_terms(xc, yc, alpha, ctx.gamma, pos_weight, weight, True)
+            if ctx.ignore_index is not None:
+                dx = torch.where(valid, dx, 0.0)
+            return (dx * scale).to(x.dtype), None, None, None, None, None, None, None
+        return grad * scale.to(grad.dtype), None, None, None, None, None, None, None
+
+
+def _as_optional_tensor(name: str, value: object, input: Tensor) -> Tensor | None:
+    if value is None:
+        return None
+    if isinstance(value, numbers.Real) and not isinstance(value, bool):
+        return torch.tensor(float(value), dtype=compute_dtype(input), device=input.device)
+    if not isinstance(value, Tensor):
+        raise TypeError(f"{name} must be a tensor, a number or None; got {type(value).__name__}")
+    check_float_tensor(name, value)
+    check_broadcastable(name, value, input.shape)
+    return value
+
+
+def sigmoid_focal_loss(input: Tensor, target: Tensor, *, alpha: float | Tensor | None = 0.25,
+                       gamma: float = 2.0, pos_weight: Tensor | None = None,
+                       weight: Tensor | None = None, reduction: str = "mean",
+                       from_logits: bool = True, ignore_index: int | None = None) -> Tensor:
+    r"""Focal loss for binary and multi-label problems (Lin et al., 2017).
+
+    Binary cross-entropy scaled by how wrong each prediction is, so that the many easy
+    examples (confident, correct background in dense detection) stop drowning out the few
+    hard ones:
+
+    .. math::
+        \ell = -w\,\alpha_t\,(1 - p_t)^\gamma
+               \left[w_p\,y \log p + (1 - y)\log(1 - p)\right], \quad
+        p_t = p\,y + (1 - p)(1 - y), \quad \alpha_t = \alpha y + (1 - \alpha)(1 - y)
+
+    with :math:`p = \sigma(x)`. ``alpha`` weights the positives (the paper's convention:
+    ``alpha=0.25`` *down*-weights them, balancing the stronger pull of :math:`\gamma` on the
+    negatives). Soft targets in [0, 1] are allowed. The log terms are computed in log space
+    from the logits; the gradient is the closed form, evaluated in the forward pass.
+
+    Args:
+        input: logits (or probabilities with ``from_logits=False``) of any shape.
+        target: same shape as ``input``, floats in [0, 1]; entries equal to ``ignore_index``
+            are skipped.
+        alpha: positive-class weight in [0, 1], a tensor of such values broadcastable to
+            ``input`` (per-class alpha for multi-label), or None to disable. Default: 0.25.
+        gamma: focusing parameter, ``gamma >= 0``; 0 gives (weighted) BCE. Default: 2.0.
+        pos_weight: weight of the positive term, broadcastable to ``input``, as in
+            :class:`torch.nn.BCEWithLogitsLoss`. Default: None.
+        weight: element weight broadcastable to ``input``, as in
+            :class:`torch.nn.BCEWithLogitsLoss`. Default: None.
+        reduction: ``"none"`` | ``"mean"`` | ``"sum"``. ``"mean"`` divides by the number of
+            non-ignored elements and is 0 (with an all-zero gradient) when there are none.
+            Default: ``"mean"``.
+        from_logits: whether ``input`` holds logits (True) or probabilities (False). Default:
+            True.
+        ignore_index: target value marking entries to skip; they add nothing to the loss or
+            the mean's denominator and get exactly zero gradient, whatever their logits.
+            Default: None.
+
+    Shape:
+        - input: :math:`(*)`, any shape.
+        - target: same as ``input``.
+        - output: scalar, or the shape of ``input`` with ``reduction="none"``.
+
+    Returns:
+        Tensor: the loss, in the dtype of ``input`` (half inputs are computed in float32).
+
+    Raises:
+        TypeError: if ``input`` or ``target`` is not a floating-point tensor, or a
+            hyper-parameter has the wrong type.
+        ValueError: if the shapes differ, a target lies outside [0, 1], ``alpha`` lies outside
+            [0, 1], ``gamma < 0``, or ``reduction`` is unknown.
+
+    References:
+        T.-Y. Lin, P. Goyal, R. Girshick, K. He, P. Dollar. Focal Loss for Dense Object
+        Detection. ICCV 2017. https://arxiv.org/abs/1708.02002
+
+    Example:
+        With ``gamma=0`` and no ``alpha`` it is binary cross-entropy:
+
+        >>> import torch
+        >>> import torch.nn.functional as F
+        >>> from focalkit.functional import sigmoid_focal_loss
+        >>> x = torch.tensor([[2.0, -1.0], [0.5, 3.0]])
+        >>> y = torch.tensor([[1.0, 0.0], [0.0, 1.0]])
+        >>> torch.allclose(sigmoid_focal_loss(x, y, gamma=0.0, alpha=None),
+        ...                F.binary_cross_entropy_with_logits(x, y))
+        True
+
+        Confident, correct predictions are down-weighted far more than wrong ones:
+
+        >>> sigmoid_focal_loss(x, y, alpha=None, reduction="none")
+        tensor([[1.8036e-03, 2.2658e-02],
+                [3.7741e-01, 1.0928e-04]])
+    """
+    check_float_tensor("input", input)
+    check_float_tensor("target", target)
+    check_same_shape(input, target)
+    gamma = check_gamma(gamma)
+    check_reduction(reduction)
+    ignore_index = check_ignore_index(ignore_index)
+    if alpha is not None and not isinstance(alpha, Tensor):
+        alpha = check_real("alpha", alpha, low=0.0, high=1.0)
+    elif isinstance(alpha, Tensor):
+        check_float_tensor("alpha", alpha)
+        check_broadcastable("alpha", alpha, input.shape)
+        check_unit_interval("alpha", alpha)
+    pos_weight = _as_optional_tensor("pos_weight", pos_weight, input)
+    weight = _as_optional_tensor("weight", weight, input)
+    check_unit_interval("target", target, ignore_index)
+    if not from_logits:
+        check_unit_interval("input (probabilities, from_logits=False)", input)
+
+    fast = (
+        from_logits
+        and not is_compiling()
+        and not target.requires_grad
+        and not any(isinstance(t, Tensor) and t.requires_grad for t in (alpha, pos_weight,
+                                                                         weight))
+    )
+    if fast:
+        return _SigmoidFocalFunction.apply(input, target, alpha, gamma, pos_weight, weight,
+                                           ignore_index, reduction)
+
+    dtype = compute_dtype(input)
+    x, y = input.to(dtype), target.to(dtype)
+    count = None
+    if ignore_index is not None:
+        valid = y != ignore_index
+        x, y = torch.where(valid, x, 0.0), torch.where(valid, y, 0.0)
+        count = valid.sum()
+    if from_logits:
+        loss, _ = _sigmoid_focal_terms(x, y, alpha, gamma, pos_weight, weight, False)
+    else:
+        loss = _sigmoid_focal_probs(x, y, alpha, gamma, pos_weight, weight)
+    if ignore_index is not None:
+        loss = torch.where(valid, loss, 0.0)
+    return reduce(loss, reduction, count).to(input.dtype)
+
+
+# ---------------------------------------------------------------------------------------------
+# Softmax focal loss
+# ---------------------------------------------------------------------------------------------
+
+
+def _focal_index_terms(log_pt: Tensor, alpha_t: Tensor | None, gamma: float,
+                       with_grad: bool) -> tuple[Tensor, Tensor | None]:
+    r"""Per-position softmax focal loss of :math:`\log p_t` and the gradient coefficient.
+
+    With :math:`m = 1 - p_t` (``-expm1(log_pt)``, accurate as :math:`p_t \to 1`):
+
+    .. math::
+        \ell = -\alpha_t\,m^\gamma \log p_t, \qquad
+        \frac{\partial \ell}{\partial x_j} = G\,(\mathrm{softmax}(x)_j - [j = t]), \quad
+        G = \alpha_t\left(m^\gamma - \gamma\,m^{\gamma - 1}\,p_t \log p_t\right).
+    """
+    m = -torch.expm1(log_pt)
+    mod = _pow_gamma(m, gamma)
+    loss = -mod * log_pt
+    if alpha_t is not None:
+        loss = loss * alpha_t
+    if not with_grad:
+        return loss, None
+    coeff = mod
+    if gamma != 0.0:
+        coeff = coeff - gamma * _pow_gamma_minus_one(m, gamma) * torch.exp(log_pt) * log_pt
+    if alpha_t is not None:
+        coeff = coeff * alpha_t
+    return loss, coeff
+
+
+def _index_mask(target: Tensor, ignore_index: int | None) -> tuple[Tensor | None, Tensor]:
+    """(valid mask or None, target with ignored entries replaced by class 0)."""
+    if ignore_index is None:
+        return None, target
+    valid = target != ignore_index
+    return valid, torch.where(valid, target, 0)
+
+
+class _SoftmaxFocalFunction(torch.autograd.Function):
+    """Class-index softmax focal loss; saves two per-position buffers (log-sum-exp, G).
+
+    Forward and backward each walk the input once, in blocks of ``(C, positions)``: the
+    forward computes the log-sum-exp, :math:`\\log p_t`, the loss and the gradient coefficient
+    :math:`G` of every position of the block; the backward writes
+    :math:`G\\,(e^{x - \\mathrm{lse}} - \\mathrm{onehot}(t))` straight into the gradient.
+    """
+
+    @staticmethod
+    def forward(ctx, x, target, alpha, gamma, ignore_index, reduction):
+        dtype = compute_dtype(x)
+        n, c = x.shape[0], x.shape[1]
+        x3 = x.reshape(n, c, -1)
+        t2 = target.reshape(n, -1)
+        positions = x3.shape[2]
+        need_grad = ctx.needs_input_grad[0]
+        alpha_c = None if alpha is None else alpha.to(dtype)
+        lse = torch.empty((n, positions), dtype=dtype, device=x.device)
+        loss = torch.empty((n, positions), dtype=dtype, device=x.device)
+        coeff = torch.empty((n, positions), dtype=dtype, device=x.device) if need_grad else None
+        for i in range(n):
+            for cols in _blocks.column_blocks(positions, c, _blocks.CLASS_BLOCK):
+                xb = x3[i, :, cols].to(dtype)
+                valid, t = _index_mask(t2[i, cols], ignore_index)
+                lse_b = torch.logsumexp(xb, dim=0)
+                log_pt = xb.gather(0, t.unsqueeze(0)).squeeze(0) - lse_b
+                alpha_t = None if alpha_c is None else alpha_c[t]
+                loss_b, coeff_b = _focal_index_terms(log_pt, alpha_t, gamma, need_grad)
+                if valid is not None:
+                    loss_b = torch.where(valid, loss_b, 0.0)
+                    lse_b = torch.where(valid, lse_b, 0.0)
+                    if need_grad:
+                        coeff_b = torch.where(valid, coeff_b, 0.0)
+                loss[i, cols] = loss_b
+                lse[i, cols] = lse_b
+                if need_grad:
+                    coeff[i, cols] = coeff_b
+        if ignore_index is None:
+            count = torch.tensor(loss.numel(), device=x.device)
+        else:
+            count = (t2 != ignore_index).sum()
+        ctx.gamma, ctx.ignore_index, ctx.reduction = gamma, ignore_index, reduction
+        ctx.save_for_backward(x, target, alpha, lse if need_grad else None, coeff, count)
+        if reduction == "none":
+            return loss.reshape(target.shape).to(x.dtype)
+        return reduce(loss, reduction, count).to(x.dtype)
+
+    @staticmethod
+    def backward(ctx, grad_output):
+        x, target, alpha, lse, coeff, count = ctx.saved_tensors
+        n, c = x.shape[0], x.shape[1]
+        if ctx.reduction == "none":
+            scale = grad_output.reshape(n, -1)
+        elif ctx.reduction == "mean":
+            scale = grad_output / count.clamp_min(1).to(grad_output.dtype)
+        else:
+            scale = grad_output
+        if torch.is_grad_enabled():
+            # Higher-order gradients: the same closed form, written with differentiable ops.
+            dx = _softmax_focal_index_grad(x, target, alpha, ctx.gamma, ctx.ignore_index)
+            if ctx.reduction == "none":
+                dx = dx * scale.reshape(n, 1, *x.shape[2:])
+            else:
+                dx = dx * scale
+            return dx.to(x.dtype), None, None, None, None, None
+        dtype = lse.dtype
+        x3 = x.reshape(n, c, -1)
+        t2 = target.reshape(n, -1)
+        positions = x3.shape[2]
+        g = coeff * scale.to(dtype)
+        grad = torch.empty(x3.shape, dtype=x.dtype, device=x.device)
+        for i in range(n):
+            for cols in _blocks.column_blocks(positions, c, _blocks.CLASS_BLOCK):
+                valid, t = _index_mask(t2[i, cols], ctx.ignore_index)
+                g_b = g[i, cols].unsqueeze(0)
+                if dtype == x.dtype:
+                    block = torch.sub(x3[i, :, cols], lse[i, cols], out=grad[i, :, cols])
+                else:
+                    block = torch.sub(x3[i, :, cols].to(dtype), lse[i, cols])
+                block.exp_().mul_(g_b).scatter_add_(0, t.unsqueeze(0), -g_b)
+                if valid is not None:
+                    block.masked_fill_(~valid.unsqueeze(0), 0.0)
+                if dtype != x.dtype:
+                    grad[i, :, cols] = block
+        return grad.reshape(x.shape), None, None, None, None, None
+
+
+def _softmax_focal_index_grad(x: Tensor, target: Tensor, alpha: Tensor | None, gamma: float,
+                              ignore_index: int | None) -> Tensor:
+    """Closed-form gradient of the per-position loss, with differentiable operations."""
+    dtype = compute_dtype(x)
+    valid, t = _index_mask(target, ignore_index)
+    xc = x.to(dtype)
+    if valid is not None:
+        xc = torch.where(valid.unsqueeze(1), xc, 0.0)
+    log_p = torch.log_softmax(xc, dim=1)
+    log_pt = log_p.gather(1, t.unsqueeze(1)).squeeze(1)
+    alpha_t = None if alpha is None else alpha.to(dtype)[t]
+    _, coeff = _focal_index_terms(log_pt, alpha_t, gamma, True)
+    if valid is not None:
+        coeff = torch.where(valid, coeff, 0.0)
+    one_hot = torch.zeros_like(log_p).scatter_(1, t.unsqueeze(1), 1.0)
+    return coeff.unsqueeze(1) * (torch.exp(log_p) - one_hot)
+
+
+def _softmax_focal_plain(input: Tensor, target: Tensor, alpha: Tensor | None, gamma: float,
+                         ignore_index: int | None, label_smoothing: float, is_index: bool,
+                         reduction: str) -> Tensor:
+    """The loss written out with autograd-differentiable operations."""
+    dtype = compute_dtype(input)
+    x = input.to(dtype)
+    c = x.shape[1]
+    class_shape = (1, c) + (1,) * (x.dim() - 2)
+    alpha_c = None if alpha is None else alpha.to(dtype).reshape(class_shape)
+    count = None
+    if is_index:
+        valid, t = _index_mask(target, ignore_index)
+        if valid is not None:
+            x = torch.where(valid.unsqueeze(1), x, 0.0)
+            count = valid.sum()
+        log_p = torch.log_softmax(x, dim=1)
+        if label_smoothing == 0.0:
+            log_pt = log_p.gather(1, t.unsqueeze(1)).squeeze(1)
+            alpha_t = None if alpha is None else alpha.to(dtype)[t]
+            loss, _ = _focal_index_terms(log_pt, alpha_t, gamma, False)
+        else:
+            q = torch.zeros_like(log_p).scatter_(1, t.unsqueeze(1), 1.0)
+            q = q * (1.0 - label_smoothing) + label_smoothing / c
+            loss = _class_sum(log_p, q, alpha_c, gamma)
+        if valid is not None:
+            loss = torch.where(valid, loss, 0.0)
+    else:
+        q = target.to(dtype)
+        if label_smoothing != 0.0:
+            q = q * (1.0 - label_smoothing) + label_smoothing / c
+        loss = _class_sum(torch.log_softmax(x, dim=1), q, alpha_c, gamma)
+    return reduce(loss, reduction, count).to(input.dtype)
+
+
+def _class_sum(log_p: Tensor, q: Tensor, alpha_c: Tensor | None, gamma: float) -> Tensor:
+    r""":math:`-\sum_c q_c\,\alpha_c\,(1 - p_c)^\gamma \log p_c` over the class dimension."""
+    term = _pow_gamma(-torch.expm1(log_p), gamma) * log_p * q
+    if alpha_c is not None:
+        term = term * alpha_c
+    return -term.sum(dim=1)
+
+
+def softmax_focal_loss(input: Tensor, target: Tensor, *, alpha: AlphaLike = None,
+                       gamma: float = 2.0, reduction: str = "mean", ignore_index: int = -100,
+                       label_smoothing: float = 0.0) -> Tensor:
+    r"""Focal loss for multi-class problems: softmax cross-entropy scaled by :math:`(1-p_t)^\gamma`.
+
+    .. math::
+        \ell = -\alpha_t\,(1 - p_t)^\gamma \log p_t, \qquad
+        \log p_t = \mathrm{log\_softmax}(x)_t
+
+    For class-probability targets :math:`q` (or with label smoothing) each class contributes
+    its own term, :math:`\ell = -\sum_c q_c\,\alpha_c\,(1 - p_c)^\gamma \log p_c`, which reduces
+    to the line above for a one-hot :math:`q`. Everything is computed from ``log_softmax``;
+    :math:`1 - p_t` is ``-expm1(log_pt)``, accurate for confident predictions. The gradient is
+    the closed form :math:`G\,(\mathrm{softmax}(x) - \mathrm{onehot}(t))` with
+    :math:`G = \alpha_t\,((1-p_t)^\gamma - \gamma (1-p_t)^{\gamma-1} p_t \log p_t)`.
+
+    Args:
+        input: logits of shape :math:`(N, C, *)`.
+        target: class indices of shape :math:`(N, *)` (integer dtype), or class probabilities
+            of shape :math:`(N, C, *)` (floating dtype).
+        alpha: class weights: None, one float for every class, or a sequence/tensor of C
+            non-negative values (e.g. from :func:`focalkit.weights.class_weights`).
+            Default: None.
+        gamma: focusing parameter, ``gamma >= 0``; 0 gives cross-entropy. Default: 2.0.
+        reduction: ``"none"`` | ``"mean"`` | ``"sum"``. ``"mean"`` is the plain mean over the
+            non-ignored positions (``alpha`` does not enter the denominator, unlike
+            ``weight`` in :func:`torch.nn.functional.cross_entropy`); it is 0 with an
+            all-zero gradient when every position is ignored. Default: ``"mean"``.
+        ignore_index: class index to skip (index targets only). Ignored positions get exactly
+            zero gradient even when their logits are NaN or inf. Default: -100.
+        label_smoothing: in [0, 1]; mixes the target with the uniform distribution as in
+            :func:`torch.nn.functional.cross_entropy`. Default: 0.0.
+
+    Shape:
+        - input: :math:`(N, C)` or :math:`(N, C, d_1, ..., d_K)`.
+        - target: :math:`(N)` / :math:`(N, d_1, ..., d_K)` indices, or the shape of ``input``
+          for probabilities.
+        - output: scalar, or :math:`(N, d_1, ..., d_K)` with ``reduction="none"``.
+
+    Returns:
+        Tensor: the loss, in the dtype of ``input`` (half inputs are computed in float32).
+
+    Raises:
+        TypeError: if ``input`` is not floating point or ``target`` is neither integer nor
+            floating point.
+        ValueError: on a shape mismatch, a class index outside ``[0, C)`` (other than
+            ``ignore_index``), an ``alpha`` with the wrong number of values or a negative one,
+            ``gamma < 0``, ``label_smoothing`` outside [0, 1], or an unknown ``reduction``.
+
+    References:
+        T.-Y. Lin, P. Goyal, R. Girshick, K. He, P. Dollar. Focal Loss for Dense Object
+        Detection. ICCV 2017. https://arxiv.org/abs/1708.02002
+
+    Example:
+        With ``gamma=0`` and no ``alpha`` it is cross-entropy:
+
+        >>> import torch
+        >>> import torch.nn.functional as F
+        >>> from focalkit.functional import softmax_focal_loss
+        >>> x = torch.tensor([[2.0, 0.5, -1.0], [0.1, 0.2, 3.0]])
+        >>> t = torch.tensor([0, 1])
+        >>> torch.allclose(softmax_focal_loss(x, t, gamma=0.0), F.cross_entropy(x, t))
+        True
+
+        The well-classified first sample loses most of its weight at ``gamma=2``:
+
+        >>> softmax_focal_loss(x, t, reduction="none")
+        tensor([0.0111, 2.6011])
+    """
+    check_float_tensor("input", input)
+    is_index = check_class_target(input, target)
+    gamma = check_gamma(gamma)
+    check_reduction(reduction)
+    ignore_index = check_ignore_index(ignore_index)
+    label_smoothing = check_real("label_smoothing", label_smoothing, low=0.0, high=1.0)
+    c = input.shape[1]
+    alpha = class_vector("alpha", alpha, c, like=input, high=None)
+    if is_index:
+        check_class_indices(target, c, ignore_index)
+    else:
+        check_unit_interval("target", target)
+
+    fast = (
+        is_index
+        and label_smoothing == 0.0
+        and not is_compiling()
+        and not (alpha is not None and alpha.requires_grad)
+    )
+    if fast:
+        return _SoftmaxFocalFunction.apply(input, target, alpha, gamma, ignore_index, reduction)
+    return _softmax_focal_plain(input, target, alpha, gamma, ignore_index, label_smoothing,
+                                is_index, reduction)

@@ -1,0 +1,293 @@
+"""Module forms of the focal losses."""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Sequence
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+from .. import functional as FK
+from .._checks import check_choice, check_real, reduce
+from ._base import GammaMixin, LossModule, as_class_vector, float_target
+
+__all__ = ["SigmoidFocalLoss", "SoftmaxFocalLoss", "FocalLoss", "FocalWrapper"]
+
+
+class SigmoidFocalLoss(GammaMixin, LossModule):
+    r"""Module form of :func:`focalkit.functional.sigmoid_focal_loss`.
+
+    .. math::
+        \ell = -w\,\alpha_t\,(1 - p_t)^\gamma
+               \left[w_p\,y \log p + (1 - y)\log(1 - p)\right]
+
+    Args:
+        alpha: positive-class weight in [0, 1], a tensor broadcastable to the input, or None.
+            Default: 0.25.
+        gamma: focusing parameter ``>= 0``; settable later (e.g. by
+            :class:`focalkit.GammaScheduler`). Default: 2.0.
+        pos_weight: positive-term weight as in :class:`torch.nn.BCEWithLogitsLoss`.
+            Default: None.
+        weight: element weight as in :class:`torch.nn.BCEWithLogitsLoss`. Default: None.
+        reduction: ``"none"`` | ``"mean"`` | ``"sum"``. Default: ``"mean"``.
+        from_logits: whether inputs are logits (True) or probabilities. Default: True.
+        ignore_index: target value to skip. Default: None.
+
+    Shape:
+        - input: :math:`(*)`; target: same shape; output: scalar or :math:`(*)`.
+
+    Raises:
+        TypeError, ValueError: as :func:`focalkit.functional.sigmoid_focal_loss`.
+
+    Example:
+        >>> import torch
+        >>> from focalkit import SigmoidFocalLoss
+        >>> from focalkit.functional import sigmoid_focal_loss
+        >>> x, y = torch.randn(4, 3), torch.randint(0, 2, (4, 3)).float()
+        >>> torch.equal(SigmoidFocalLoss(gamma=1.5)(x, y), sigmoid_focal_loss(x, y, gamma=1.5))
+        True
+    """
+
+    _repr_fields = ("alpha", "gamma", "reduction", "from_logits", "ignore_index")
+
+    def __init__(self, *, alpha: float | Tensor | None = 0.25, gamma: float = 2.0,
+                 pos_weight: Tensor | None = None, weight: Tensor | None = None,
+                 reduction: str = "mean", from_logits: bool = True,
+                 ignore_index: int | None = None) -> None:
+        super().__init__(reduction=reduction)
+        if alpha is not None and not isinstance(alpha, Tensor):
+            alpha = check_real("alpha", alpha, low=0.0, high=1.0)
+        self._set_hyper("alpha", alpha)
+        self._set_hyper("pos_weight", pos_weight)
+        self._set_hyper("weight", weight)
+        self.gamma = gamma
+        self.from_logits = from_logits
+        self.ignore_index = ignore_index
+
+    def forward(self, input: Tensor, target: Tensor) -> Tensor:
+        return FK.sigmoid_focal_loss(
+            input, target, alpha=self.alpha, gamma=self.gamma, pos_weight=self.pos_weight,
+            weight=self.weight, reduction=self.reduction, from_logits=self.from_logits,
+            ignore_index=self.ignore_index)
+
+
+class SoftmaxFocalLoss(GammaMixin, LossModule):
+    r"""Module form of :func:`focalkit.functional.softmax_focal_loss`.
+
+    .. math::
+        \ell = -\alpha_t\,(1 - p_t)^\gamma \log p_t
+
+    Args:
+        alpha: None, a float, or C per-class weights (kept as a buffer). Default: None.
+        gamma: focusing parameter ``>= 0``; settable later. Default: 2.0.
+        reduction: ``"none"`` | ``"mean"`` | ``"sum"``. Default: ``"mean"``.
+        ignore_index: class index to skip. Default: -100.
+        label_smoothing: in [0, 1]. Default: 0.0.
+
+    Shape:
+        - input: :math:`(N, C, *)`; target: :math:`(N, *)` indices or :math:`(N, C, *)`
+          probabilities; output: scalar or :math:`(N, *)`.
+
+    Raises:
+        TypeError, ValueError: as :func:`focalkit.functional.softmax_focal_loss`.
+
+    Example:
+        >>> import torch
+        >>> import torch.nn.functional as F
+        >>> from focalkit import SoftmaxFocalLoss
+        >>> x, t = torch.randn(8, 5), torch.randint(0, 5, (8,))
+        >>> torch.allclose(SoftmaxFocalLoss(gamma=0.0)(x, t), F.cross_entropy(x, t))
+        True
+    """
+
+    _repr_fields = ("alpha", "gamma", "reduction", "ignore_index", "label_smoothing")
+
+    def __init__(self, *, alpha: float | Sequence[float] | Tensor | None = None,
+                 gamma: float = 2.0, reduction: str = "mean", ignore_index: int = -100,
+                 label_smoothing: float = 0.0) -> None:
+        super().__init__(reduction=reduction)
+        if isinstance(alpha, Sequence) and not isinstance(alpha, str):
+            alpha = _float_tensor(alpha)
+        self._set_hyper("alpha", alpha)
+        self.gamma = gamma
+        self.ignore_index = ignore_index
+        self.label_smoothing = check_real("label_smoothing", label_smoothing, low=0.0, high=1.0)
+
+    def forward(self, input: Tensor, target: Tensor) -> Tensor:
+        return FK.softmax_focal_loss(
+            input, target, alpha=self.alpha, gamma=self.gamma, reduction=self.reduction,
+            ignore_index=self.ignore_index, label_smoothing=self.label_smoothing)
+
+
+def _float_tensor(values: Sequence[float]) -> Tensor:
+    return torch.as_tensor(list(values), dtype=torch.get_default_dtype())
+
+
+class FocalLoss(GammaMixin, LossModule):
+    r"""One focal loss for three kinds of problem, chosen by ``mode``.
+
+    * ``"binary"``: one sigmoid output. Input :math:`(N, 1, *)` or :math:`(N, *)` logits;
+      target of the same shape, or :math:`(N, *)` for a :math:`(N, 1, *)` input. Calls
+      :func:`~focalkit.functional.sigmoid_focal_loss`.
+    * ``"multilabel"``: C independent sigmoid outputs, input and target :math:`(N, C, *)`. A
+      1-D ``alpha`` or ``pos_weight`` of C values applies along dimension 1 (the class
+      dimension), whatever the number of spatial dimensions.
+    * ``"multiclass"``: softmax over C classes, target :math:`(N, *)` indices or
+      :math:`(N, C, *)` probabilities. Calls :func:`~focalkit.functional.softmax_focal_loss`.
+
+    Integer and boolean targets are accepted in the sigmoid modes and converted to float.
+
+    .. math::
+        \ell = -\alpha_t\,(1 - p_t)^\gamma \log p_t
+
+    Args:
+        mode: ``"binary"`` | ``"multiclass"`` | ``"multilabel"``.
+        alpha: ``"auto"`` (0.25 in the sigmoid modes, as in the paper; None in multiclass),
+            None, a float, or per-class values. Default: ``"auto"``.
+        gamma: focusing parameter ``>= 0``. Default: 2.0.
+        pos_weight: positive-term weight (sigmoid modes only). Default: None.
+        reduction: ``"none"`` | ``"mean"`` | ``"sum"``. Default: ``"mean"``.
+        ignore_index: target value to skip; None means -100 in multiclass mode (as in
+            :func:`torch.nn.functional.cross_entropy`) and nothing in the sigmoid modes.
+            Default: None.
+        label_smoothing: in [0, 1] (multiclass only). Default: 0.0.
+
+    Shape:
+        See the modes above; the output is a scalar, or per element with ``"none"``.
+
+    Raises:
+        ValueError: for an unknown ``mode``, options that do not apply to it, and everything
+            the underlying function rejects.
+
+    Example:
+        >>> import torch
+        >>> from focalkit import FocalLoss
+        >>> from focalkit.functional import sigmoid_focal_loss
+        >>> x, y = torch.randn(2, 1, 4, 4), torch.randint(0, 2, (2, 4, 4))
+        >>> torch.equal(FocalLoss("binary")(x, y),
+        ...             sigmoid_focal_loss(x, y.unsqueeze(1).float()))
+        True
+    """
+
+    _repr_fields = ("mode", "alpha", "gamma", "reduction", "ignore_index")
+    MODES = ("binary", "multiclass", "multilabel")
+
+    def __init__(self, mode: str, *, alpha: object = "auto", gamma: float = 2.0,
+                 pos_weight: Tensor | None = None, reduction: str = "mean",
+                 ignore_index: int | None = None, label_smoothing: float = 0.0) -> None:
+        super().__init__(reduction=reduction)
+        self.mode = check_choice("mode", mode, self.MODES)
+        if isinstance(alpha, str):
+            check_choice("alpha", alpha, ("auto",))
+            alpha = None if mode == "multiclass" else 0.25
+        if mode == "multiclass":
+            if pos_weight is not None:
+                raise ValueError("pos_weight applies to the sigmoid modes only; got mode "
+                                 "'multiclass'")
+            self.loss = SoftmaxFocalLoss(
+                alpha=alpha, gamma=gamma, reduction=reduction,
+                ignore_index=-100 if ignore_index is None else ignore_index,
+                label_smoothing=label_smoothing)
+        else:
+            if label_smoothing != 0.0:
+                raise ValueError(f"label_smoothing applies to mode 'multiclass' only; got mode "
+                                 f"{mode!r} with label_smoothing={label_smoothing}")
+            if isinstance(alpha, Sequence):
+                alpha = _float_tensor(alpha)
+            self.loss = SigmoidFocalLoss(alpha=alpha, gamma=gamma, pos_weight=pos_weight,
+                                         reduction=reduction, ignore_index=ignore_index)
+        self.ignore_index = ignore_index
+
+    @property
+    def alpha(self) -> object:
+        return self.loss.alpha
+
+    @property
+    def gamma(self) -> float:
+        return self.loss.gamma
+
+    @gamma.setter
+    def gamma(self, value: float) -> None:
+        if "loss" in self._modules:
+            self.loss.gamma = value
+
+    def forward(self, input: Tensor, target: Tensor) -> Tensor:
+        if self.mode == "multiclass":
+            return self.loss(input, target)
+        target = float_target(target, input)
+        if self.mode == "binary" and input.dim() == target.dim() + 1 and input.shape[1] == 1:
+            target = target.unsqueeze(1)
+        loss = self.loss
+        return FK.sigmoid_focal_loss(
+            input, target, alpha=as_class_vector(loss.alpha, input.dim()), gamma=loss.gamma,
+            pos_weight=as_class_vector(loss.pos_weight, input.dim()), weight=loss.weight,
+            reduction=self.reduction, ignore_index=loss.ignore_index)
+
+
+class FocalWrapper(GammaMixin, nn.Module):
+    r"""Turn any element-wise sigmoid loss module into a focal loss.
+
+    The wrapped module computes its loss per element (with ``reduction="none"``, without
+    changing the module), which is then scaled by :math:`\alpha_t (1 - p_t)^\gamma` with
+    :math:`p_t` from ``sigmoid(input)`` (see :func:`focalkit.functional.focal_modulation`),
+    and reduced the way the wrapped module's own ``reduction`` says. This is how detection
+    codebases (YOLO, mmdetection) put focal loss around ``nn.BCEWithLogitsLoss(pos_weight=...)``;
+    the wrapped module stays usable on its own.
+
+    .. math::
+        \ell = \alpha_t\,(1 - p_t)^\gamma\,\ell_\text{base}(x, y)
+
+    Args:
+        loss_fn: a module with a ``reduction`` attribute whose ``"none"`` output has the
+            input's shape, e.g. :class:`torch.nn.BCEWithLogitsLoss`.
+        gamma: focusing parameter ``>= 0``. Default: 1.5.
+        alpha: positive-class weight in [0, 1], or None. Default: 0.25.
+
+    Shape:
+        - input, target: :math:`(*)`; output: reduced as ``loss_fn.reduction`` says.
+
+    Raises:
+        TypeError: if ``loss_fn`` is not a module with a ``reduction`` attribute.
+        ValueError: if ``gamma < 0`` or ``alpha`` is outside [0, 1].
+
+    Example:
+        >>> import torch
+        >>> from torch import nn
+        >>> from focalkit import FocalWrapper
+        >>> from focalkit.functional import sigmoid_focal_loss
+        >>> x, y = torch.randn(4, 3), torch.randint(0, 2, (4, 3)).float()
+        >>> wrapped = FocalWrapper(nn.BCEWithLogitsLoss(), gamma=2.0, alpha=0.25)
+        >>> torch.allclose(wrapped(x, y), sigmoid_focal_loss(x, y))
+        True
+    """
+
+    def __init__(self, loss_fn: nn.Module, gamma: float = 1.5,
+                 alpha: float | None = 0.25) -> None:
+        super().__init__()
+        if not isinstance(loss_fn, nn.Module) or not isinstance(
+                getattr(loss_fn, "reduction", None), str):
+            raise TypeError(f"loss_fn must be an nn.Module with a 'reduction' attribute; got "
+                            f"{type(loss_fn).__name__}")
+        self.loss_fn = loss_fn
+        self.gamma = gamma
+        self.alpha = None if alpha is None else check_real("alpha", alpha, low=0.0, high=1.0)
+
+    def extra_repr(self) -> str:
+        return f"gamma={self.gamma}, alpha={self.alpha}"
+
+    def _elementwise(self, input: Tensor, target: Tensor) -> Tensor:
+        fn = self.loss_fn
+        if type(fn) is nn.BCEWithLogitsLoss:
+            return F.binary_cross_entropy_with_logits(input, target, weight=fn.weight,
+                                                      pos_weight=fn.pos_weight,
+                                                      reduction="none")
+        unreduced = copy.copy(fn)
+        unreduced.reduction = "none"
+        return unreduced(input, target)
+
+    def forward(self, input: Tensor, target: Tensor) -> Tensor:
+        base = self._elementwise(input, target)
+        factor = FK.focal_modulation(input, target, gamma=self.gamma, alpha=self.alpha)
+        return reduce(base * factor, self.loss_fn.reduction)

@@ -1,0 +1,37 @@
+"""NumPy float64 reference implementations of every loss: the test oracles.
+
+Plain formulas, written to be read. Inputs may be NumPy arrays or tensors; outputs are
+float64 NumPy arrays (or NumPy scalars after a reduction). Use them to check a loss, to
+learn what it computes, or to see why ``cross_entropy == nll_loss(log_softmax(x))``:
+
+>>> import numpy as np
+>>> from focalkit import reference as R
+>>> x = np.array([[2.0, 0.5, -1.0]]); t = np.array([0])
+>>> bool(np.isclose(R.cross_entropy(x, t), R.nll_loss(R.log_softmax(x), t)))
+True
+"""
+
+from .core import (
+    binary_cross_entropy,
+    binary_cross_entropy_with_logits,
+    cross_entropy,
+    log_sigmoid,
+    log_softmax,
+    nll_loss,
+    sigmoid,
+    softmax,
+)
+from .focal import sigmoid_focal_loss, softmax_focal_loss
+
+__all__ = [
+    "binary_cross_entropy",
+    "binary_cross_entropy_with_logits",
+    "cross_entropy",
+    "log_sigmoid",
+    "log_softmax",
+    "nll_loss",
+    "sigmoid",
+    "sigmoid_focal_loss",
+    "softmax",
+    "softmax_focal_loss",
+]

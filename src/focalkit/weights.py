@@ -1,0 +1,136 @@
+"""Class weights from class frequencies."""
+
+from __future__ import annotations
+
+import numbers
+
+import numpy as np
+import torch
+from torch import Tensor
+
+from ._checks import check_choice, check_real
+
+__all__ = ["class_weights", "binary_alpha"]
+
+METHODS = ("inverse", "sqrt_inverse", "effective_number")
+
+
+def _as_array(name: str, values: object) -> np.ndarray:
+    if isinstance(values, Tensor):
+        values = values.detach().cpu().numpy()
+    try:
+        array = np.asarray(values)
+    except (TypeError, ValueError) as err:
+        raise TypeError(f"{name} must be a sequence, array or tensor of numbers") from err
+    if array.dtype.kind not in "iuf" or array.ndim != 1:
+        raise TypeError(f"{name} must be a 1-D sequence, array or tensor of numbers; got "
+                        f"dtype {array.dtype} with {array.ndim} dimension(s)")
+    return array
+
+
+def class_weights(counts_or_labels: object, method: str = "inverse", *, beta: float = 0.999,
+                  num_classes: int | None = None, normalize: bool = True) -> Tensor:
+    r"""Per-class weights that grow as classes get rarer.
+
+    With :math:`n_c` the number of samples of class :math:`c`:
+
+    .. math::
+        \text{inverse}: \frac{1}{n_c} \qquad
+        \text{sqrt\_inverse}: \frac{1}{\sqrt{n_c}} \qquad
+        \text{effective\_number}: \frac{1 - \beta}{1 - \beta^{n_c}}
+
+    The effective number of samples (Cui et al., 2019) saturates: with :math:`\beta \to 0`
+    every class gets the same weight, with :math:`\beta \to 1` it tends to inverse frequency.
+
+    Args:
+        counts_or_labels: per-class counts (one value per class) when ``num_classes`` is None;
+            otherwise a flat collection of integer labels, counted into ``num_classes`` bins.
+        method: ``"inverse"`` | ``"sqrt_inverse"`` | ``"effective_number"``.
+            Default: ``"inverse"``.
+        beta: in [0, 1), for ``"effective_number"``. Default: 0.999.
+        num_classes: the number of classes when labels are given. Default: None.
+        normalize: scale the weights to sum to the number of classes (mean 1), so that the
+            loss keeps the scale of its unweighted form. Default: True.
+
+    Returns:
+        Tensor: float32 weights of shape ``(C,)``, usable as ``alpha`` in
+        :func:`~focalkit.functional.softmax_focal_loss` or ``weight`` in
+        :func:`torch.nn.functional.cross_entropy`.
+
+    Raises:
+        TypeError: if the counts or labels are not 1-D numbers.
+        ValueError: for an unknown method, negative counts, labels outside
+            ``[0, num_classes)``, a class with zero samples under ``"inverse"`` or
+            ``"sqrt_inverse"`` (its weight would be infinite), or ``beta`` outside [0, 1).
+
+    References:
+        Y. Cui, M. Jia, T.-Y. Lin, Y. Song, S. Belongie. Class-Balanced Loss Based on
+        Effective Number of Samples. CVPR 2019. https://arxiv.org/abs/1901.05555
+
+    Example:
+        >>> from focalkit.weights import class_weights
+        >>> class_weights([100, 10, 1], normalize=False)
+        tensor([0.0100, 0.1000, 1.0000])
+        >>> w = class_weights([100, 10, 1], "effective_number", beta=0.9)
+        >>> round(float(w.sum()), 4)  # normalised to sum to the number of classes
+        3.0
+    """
+    check_choice("method", method, METHODS)
+    beta = check_real("beta", beta, low=0.0, high=1.0, high_open=True)
+    array = _as_array("counts_or_labels", counts_or_labels)
+    if num_classes is None:
+        counts = array.astype(np.float64)
+        if counts.size == 0 or (counts < 0).any():
+            raise ValueError(f"counts must be a non-empty list of non-negative numbers; got "
+                             f"{counts.tolist()}")
+    else:
+        if isinstance(num_classes, bool) or not isinstance(num_classes, numbers.Integral) \
+                or num_classes < 1:
+            raise ValueError(f"num_classes must be a positive int; got {num_classes!r}")
+        if array.dtype.kind == "f":
+            raise TypeError(f"labels must be integers when num_classes is given; got dtype "
+                            f"{array.dtype}")
+        if array.size and (array.min() < 0 or array.max() >= num_classes):
+            raise ValueError(f"labels must lie in [0, {num_classes - 1}]; got values in "
+                             f"[{array.min()}, {array.max()}]")
+        counts = np.bincount(array, minlength=num_classes).astype(np.float64)
+    if method == "effective_number":
+        weights = (1.0 - beta) / (1.0 - np.power(beta, counts))
+        weights[counts == 0] = 1.0 if beta == 0.0 else weights[counts > 0].max(initial=1.0)
+    else:
+        if (counts == 0).any():
+            empty = np.flatnonzero(counts == 0).tolist()
+            raise ValueError(f"every class needs at least one sample for method {method!r}; "
+                             f"class(es) {empty} have none (use 'effective_number', whose "
+                             f"weights stay finite)")
+        weights = 1.0 / counts if method == "inverse" else 1.0 / np.sqrt(counts)
+    if normalize:
+        weights = weights * (len(weights) / weights.sum())
+    return torch.as_tensor(weights, dtype=torch.float32)
+
+
+def binary_alpha(pos_fraction: float) -> float:
+    r"""The ``alpha`` of a sigmoid focal loss that balances positives against negatives.
+
+    With a fraction :math:`f` of positive targets, :math:`\alpha = 1 - f` gives both classes
+    the same total weight, :math:`\alpha f = (1 - \alpha)(1 - f)`. Note that with
+    :math:`\gamma > 0` the paper found a *smaller* alpha (0.25) best: the focal term already
+    removes most of the easy negatives' weight.
+
+    Args:
+        pos_fraction: the fraction of positive targets, in (0, 1).
+
+    Returns:
+        float: ``1 - pos_fraction``.
+
+    Raises:
+        ValueError: if ``pos_fraction`` is not in (0, 1).
+
+    Example:
+        >>> from focalkit.weights import binary_alpha
+        >>> binary_alpha(0.1)
+        0.9
+    """
+    f = check_real("pos_fraction", pos_fraction, low=0.0, high=1.0, low_open=True,
+                   high_open=True)
+    return 1.0 - f
