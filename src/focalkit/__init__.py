@@ -6,18 +6,35 @@ re-exported here.
 
 from . import functional, init, reference, weights
 from .init import prior_bias, prior_bias_
-from .nn import FocalLoss, FocalWrapper, SigmoidFocalLoss, SoftmaxFocalLoss
+from .nn import (
+    ComboLoss,
+    DiceLoss,
+    FocalLoss,
+    FocalWrapper,
+    JaccardLoss,
+    LovaszHingeLoss,
+    LovaszSoftmaxLoss,
+    SigmoidFocalLoss,
+    SoftmaxFocalLoss,
+    TverskyLoss,
+)
 from .schedules import GammaScheduler
 from .weights import binary_alpha, class_weights
 
 __version__ = "0.1.0"
 
 __all__ = [
+    "ComboLoss",
+    "DiceLoss",
     "FocalLoss",
     "FocalWrapper",
     "GammaScheduler",
+    "JaccardLoss",
+    "LovaszHingeLoss",
+    "LovaszSoftmaxLoss",
     "SigmoidFocalLoss",
     "SoftmaxFocalLoss",
+    "TverskyLoss",
     "binary_alpha",
     "class_weights",
     "functional",

@@ -198,7 +198,7 @@ def class_vector(name: str, value: object, num_classes: int, *, like: Tensor,
             f"{vector.numel() if vector.dim() == 1 else tuple(vector.shape)}"
         )
     if not is_compiling():
-        low, top = float(vector.min()), float(vector.max())
+        low, top = float(vector.detach().min()), float(vector.detach().max())
         if low < 0 or (high is not None and top > high) or not math.isfinite(top):
             bound = f"[0, {high:g}]" if high is not None else "[0, inf)"
             raise ValueError(f"{name} values must lie in {bound}; got values in [{low:g}, {top:g}]")
@@ -227,3 +227,46 @@ def reduce(loss: Tensor, reduction: str, count: Tensor | int | None = None) -> T
     if isinstance(count, Tensor):
         return total / count.clamp_min(1).to(total.dtype)
     return total / max(count, 1)
+
+
+def check_classes(classes: object, num_classes: int) -> list[int] | None:
+    """A non-empty sequence (or 1-D integer tensor) of distinct class indices in ``[0, C)``."""
+    if classes is None:
+        return None
+    if isinstance(classes, Tensor):
+        if classes.dim() != 1 or classes.is_floating_point() or classes.dtype == torch.bool:
+            raise TypeError(f"classes must be a sequence or 1-D integer tensor of class indices; "
+                            f"got {_describe(classes)}")
+        values = [int(v) for v in classes.tolist()]
+    elif isinstance(classes, Sequence) and not isinstance(classes, str):
+        values = []
+        for v in classes:
+            if isinstance(v, bool) or not isinstance(v, numbers.Integral):
+                raise TypeError(f"classes must hold integer class indices; got {v!r}")
+            values.append(int(v))
+    else:
+        raise TypeError(f"classes must be None or a sequence of class indices; "
+                        f"got {_describe(classes)}")
+    if not values:
+        raise ValueError("classes must name at least one class; got an empty sequence")
+    bad = [v for v in values if not 0 <= v < num_classes]
+    if bad:
+        raise ValueError(f"classes must lie in [0, {num_classes - 1}] for an input with "
+                         f"{num_classes} classes; got {bad[0]}")
+    if len(set(values)) != len(values):
+        raise ValueError(f"classes must not repeat a class; got {values}")
+    return values
+
+
+def check_binary_values(name: str, tensor: Tensor, ignore_index: int | None = None) -> None:
+    """Values of ``tensor`` (other than ``ignore_index``) must be 0 or 1. Eager mode only."""
+    if is_compiling() or tensor.numel() == 0:
+        return
+    values = tensor.detach()
+    ok = (values == 0) | (values == 1)
+    if ignore_index is not None:
+        ok |= values == ignore_index
+    if not bool(ok.all()):
+        bad = values[~ok][0].item()
+        extra = "" if ignore_index is None else f" or equal ignore_index={ignore_index}"
+        raise ValueError(f"{name} values must be 0 or 1{extra}; got {bad:g}")

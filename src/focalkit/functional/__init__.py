@@ -4,5 +4,18 @@ This is the single source of truth: every module in :mod:`focalkit.nn` calls one
 """
 
 from .focal import focal_modulation, sigmoid_focal_loss, softmax_focal_loss
+from .lovasz import lovasz_grad, lovasz_hinge_loss, lovasz_softmax_loss
+from .region import dice_loss, jaccard_loss, region_stats, tversky_loss
 
-__all__ = ["focal_modulation", "sigmoid_focal_loss", "softmax_focal_loss"]
+__all__ = [
+    "dice_loss",
+    "focal_modulation",
+    "jaccard_loss",
+    "lovasz_grad",
+    "lovasz_hinge_loss",
+    "lovasz_softmax_loss",
+    "region_stats",
+    "sigmoid_focal_loss",
+    "softmax_focal_loss",
+    "tversky_loss",
+]

@@ -1,5 +1,19 @@
 """Loss modules: thin :class:`torch.nn.Module` wrappers around :mod:`focalkit.functional`."""
 
+from .combo import ComboLoss
 from .focal import FocalLoss, FocalWrapper, SigmoidFocalLoss, SoftmaxFocalLoss
+from .lovasz import LovaszHingeLoss, LovaszSoftmaxLoss
+from .region import DiceLoss, JaccardLoss, TverskyLoss
 
-__all__ = ["FocalLoss", "FocalWrapper", "SigmoidFocalLoss", "SoftmaxFocalLoss"]
+__all__ = [
+    "ComboLoss",
+    "DiceLoss",
+    "FocalLoss",
+    "FocalWrapper",
+    "JaccardLoss",
+    "LovaszHingeLoss",
+    "LovaszSoftmaxLoss",
+    "SigmoidFocalLoss",
+    "SoftmaxFocalLoss",
+    "TverskyLoss",
+]

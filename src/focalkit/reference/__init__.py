@@ -22,16 +22,25 @@ from .core import (
     softmax,
 )
 from .focal import sigmoid_focal_loss, softmax_focal_loss
+from .lovasz import lovasz_grad, lovasz_hinge_loss, lovasz_softmax_loss
+from .region import dice_loss, jaccard_loss, region_stats, tversky_loss
 
 __all__ = [
     "binary_cross_entropy",
     "binary_cross_entropy_with_logits",
     "cross_entropy",
+    "dice_loss",
+    "jaccard_loss",
     "log_sigmoid",
     "log_softmax",
+    "lovasz_grad",
+    "lovasz_hinge_loss",
+    "lovasz_softmax_loss",
     "nll_loss",
+    "region_stats",
     "sigmoid",
     "sigmoid_focal_loss",
     "softmax",
     "softmax_focal_loss",
+    "tversky_loss",
 ]

@@ -1,0 +1,429 @@
+r"""Lovasz losses: the Lovasz extension of the Jaccard loss (Berman et al., 2018).
+
+For one class (or the binary problem) with errors :math:`e_i \ge 0` sorted in decreasing
+order, :math:`e_{\pi_1} \ge e_{\pi_2} \ge \dots`, and foreground indicators :math:`g_i`
+permuted by the *same* order, the Lovasz extension of the Jaccard loss is
+
+.. math::
+    \bar\Delta(e) = \sum_k e_{\pi_k}\,\left(J_k - J_{k-1}\right), \qquad
+    J_k = 1 - \frac{G - \sum_{j \le k} g_{\pi_j}}{G + \sum_{j \le k} (1 - g_{\pi_j})},
+    \quad J_0 = 0,
+
+with :math:`G = \sum_i g_i`: :math:`J_k` is the Jaccard loss of predicting the :math:`k`
+largest errors wrong. Every class of every image is one row of a single batched sort; the
+weights :math:`J_k - J_{k-1}` come from two cumulative sums over the sorted labels. The
+forward pass also evaluates the closed-form gradient (the weights scattered back to the
+unsorted positions, through the softmax Jacobian), so that the only tensor kept for the
+backward pass is the input gradient itself.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import torch
+from torch import Tensor
+
+from .._checks import (
+    check_binary_values,
+    check_choice,
+    check_class_indices,
+    check_classes,
+    check_float_tensor,
+    check_ignore_index,
+    check_same_shape,
+    check_unit_interval,
+    compute_dtype,
+    is_compiling,
+)
+
+__all__ = ["lovasz_softmax_loss", "lovasz_hinge_loss", "lovasz_grad"]
+
+ClassesLike = str | Sequence[int] | Tensor
+
+
+# ---------------------------------------------------------------------------------------------
+# Shared pieces
+# ---------------------------------------------------------------------------------------------
+
+
+def lovasz_grad(fg_sorted: Tensor, valid_sorted: Tensor | None = None, *,
+                dtype: torch.dtype = torch.float32) -> Tensor:
+    r"""Weights :math:`J_k - J_{k-1}` of the Lovasz extension, for each row of sorted labels.
+
+    .. math::
+        J_k = \frac{n_k}{G + n_k - F_k}, \qquad F_k = \sum_{j \le k} g_{\pi_j}, \quad
+        n_k = \#\{j \le k \text{ valid}\},
+
+    which is :math:`1 - (G - F_k) / (G + n_k - F_k)` written without the cancellation, and 0
+    while no valid position has been seen. Positions with ``valid_sorted`` False (which must
+    come last in each row) get weight 0.
+
+    Args:
+        fg_sorted: boolean foreground indicators of shape :math:`(R, L)`, permuted in the
+            order of decreasing errors.
+        valid_sorted: boolean mask of the positions that count, same shape and order, or None
+            when all count. Default: None.
+        dtype: floating dtype of the result (counts are exact in it up to :math:`2^{24}`
+            positions for float32; longer rows count in float64). Default: ``torch.float32``.
+
+    Shape:
+        - output: :math:`(R, L)`.
+
+    Returns:
+        Tensor: the weights; in each row they are non-negative and add up to the Jaccard loss
+        of predicting everything wrong (1 when the row has a foreground position).
+
+    Example:
+        >>> import torch
+        >>> from focalkit.functional import lovasz_grad
+        >>> lovasz_grad(torch.tensor([[True, False, True, False]]))
+        tensor([[0.5000, 0.1667, 0.3333, 0.0000]])
+    """
+    rows, length = fg_sorted.shape
+    count_dtype = dtype if length < 2 ** 24 else torch.float64
+    fg = fg_sorted.cumsum(1, dtype=count_dtype)
+    if valid_sorted is None:
+        seen = torch.arange(1, length + 1, dtype=count_dtype, device=fg.device).expand(rows,
+                                                                                    length)
+    else:
+        seen = valid_sorted.cumsum(1, dtype=count_dtype)
+    total = fg[:, -1:] if length else fg
+    jac = seen / (seen - fg + total).clamp_min(1.0)
+    weights = torch.empty_like(jac)
+    if length:
+        weights[:, :1] = jac[:, :1]
+        torch.sub(jac[:, 1:], jac[:, :-1], out=weights[:, 1:])
+    return weights.to(dtype)
+
+
+def _small_labels(labels: Tensor, num_classes: int) -> Tensor:
+    """Class labels in the narrowest integer dtype that holds ``num_classes`` (the marker)."""
+    if num_classes < 255:
+        return labels.to(torch.uint8)
+    if num_classes < 2 ** 15 - 1:
+        return labels.to(torch.int16)
+    return labels.to(torch.int32)
+
+
+def _row_weights(present: Tensor, per_image: bool) -> Tensor:
+    """Weight of each (image, class) row so that the loss is a mean of means (0 if empty)."""
+    count = present.sum(dim=-1, keepdim=True).clamp_min(1)
+    weights = present / count
+    if per_image:
+        weights = weights / max(present.shape[0], 1)
+    return weights
+
+
+# ---------------------------------------------------------------------------------------------
+# Lovasz-Softmax
+# ---------------------------------------------------------------------------------------------
+
+
+def _softmax_rows(input: Tensor, target: Tensor, ignore_index: int | None, from_logits: bool,
+                  per_image: bool, classes: object, differentiable: bool):
+    """Probabilities, foreground mask, sorted rows and their weights, for both paths.
+
+    Returns ``(p, fg, valid, values, perm, weights, row_weights)`` where ``values``/``perm``
+    are the row-sorted errors of shape ``(N*C, M)`` (``per_image``) or ``(C, N*M)``.
+    """
+    n, c = input.shape[0], input.shape[1]
+    dtype = compute_dtype(input)
+    x = input.reshape(n, c, -1)
+    t = target.reshape(n, -1)
+    m = x.shape[2]
+    valid = None
+    if ignore_index is not None:
+        valid = t != ignore_index
+        t = torch.where(valid, t, c)
+        x = torch.where(valid.unsqueeze(1), x, 0.0)
+    x = x.to(dtype)
+    p = torch.softmax(x, dim=1) if from_logits else x
+    labels = _small_labels(t, c)
+    class_ids = torch.arange(c, device=input.device, dtype=labels.dtype)
+    fg = labels.unsqueeze(1) == class_ids.view(1, c, 1)
+    if differentiable:
+        errors = torch.where(fg, 1.0 - p, p)
+    else:
+        errors = p.neg().add_(fg).abs_()
+    if valid is not None:
+        errors = errors.masked_fill(~valid.unsqueeze(1), -1.0)
+    if per_image:
+        rows = errors.reshape(n * c, m)
+    else:
+        rows = errors.transpose(0, 1).reshape(c, n * m)
+    values, perm = torch.sort(rows, dim=1, descending=True)
+    if per_image:
+        sorted_labels = labels.unsqueeze(1).expand(n, c, m).gather(2, perm.view(n, c, m))
+        fg_sorted = (sorted_labels == class_ids.view(1, c, 1)).view(n * c, m)
+        counts = fg.sum(dim=2)
+    else:
+        sorted_labels = labels.reshape(1, n * m).expand(c, n * m).gather(1, perm)
+        fg_sorted = sorted_labels == class_ids.view(c, 1)
+        counts = fg.sum(dim=(0, 2))
+    valid_sorted = None if valid is None else (sorted_labels != c).view(fg_sorted.shape)
+    weights = lovasz_grad(fg_sorted, valid_sorted, dtype=dtype)
+    if isinstance(classes, str):
+        present = counts > 0 if classes == "present" else torch.ones_like(counts, dtype=torch.bool)
+    else:
+        present = torch.zeros(c, dtype=torch.bool, device=input.device)
+        present[list(classes)] = True
+        present = present.expand_as(counts)
+    row_weights = _row_weights(present.to(dtype), per_image).reshape(-1, 1)
+    return p, fg, valid, values, perm, weights, row_weights
+
+
+class _LovaszSoftmaxFunction(torch.autograd.Function):
+    """One batched sort; the input gradient is formed in the forward pass and saved alone."""
+
+    @staticmethod
+    def forward(ctx, x, target, ignore_index, from_logits, per_image, classes):
+        p, fg, valid, values, perm, weights, row_weights = _softmax_rows(
+            x, target, ignore_index, from_logits, per_image, classes, differentiable=False)
+        loss = ((values * weights).sum(dim=1, keepdim=True) * row_weights).sum()
+        grad = None
+        if ctx.needs_input_grad[0]:
+            n, c = p.shape[0], p.shape[1]
+            scattered = torch.empty_like(weights).scatter_(1, perm, weights.mul_(row_weights))
+            del perm, values
+            if per_image:
+                d_err = scattered.view(n, c, -1)
+            else:
+                d_err = scattered.view(c, n, -1).transpose(0, 1)
+            d_p = torch.where(fg, -d_err, d_err)
+            if from_logits:
+                d_p = p * (d_p - (p * d_p).sum(dim=1, keepdim=True))
+            if valid is not None:
+                d_p = d_p.masked_fill_(~valid.unsqueeze(1), 0.0)
+            grad = d_p.to(x.dtype).reshape(x.shape)
+        ctx.options = (ignore_index, from_logits, per_image, classes)
+        ctx.save_for_backward(x, target, grad)
+        return loss.to(x.dtype)
+
+    @staticmethod
+    def backward(ctx, grad_output):
+        x, target, grad = ctx.saved_tensors
+        if torch.is_grad_enabled():
+            # Higher-order gradients: differentiate the plain composition instead.
+            with torch.enable_grad():
+                loss = _lovasz_softmax_plain(x, target, *ctx.options)
+            (dx,) = torch.autograd.grad(loss, x, grad_output, create_graph=True)
+            return dx, None, None, None, None, None
+        return grad * grad_output.to(grad.dtype), None, None, None, None, None
+
+
+def _lovasz_softmax_plain(input, target, ignore_index, from_logits, per_image, classes):
+    """The same loss as a composition of differentiable operations (autograd's gradient)."""
+    _, _, _, values, _, weights, row_weights = _softmax_rows(
+        input, target, ignore_index, from_logits, per_image, classes, differentiable=True)
+    return ((values * weights).sum(dim=1, keepdim=True) * row_weights).sum().to(input.dtype)
+
+
+def _check_lovasz_classes(classes: object, num_classes: int) -> str | list[int]:
+    if isinstance(classes, str):
+        return check_choice("classes", classes, ("present", "all"))
+    return check_classes(classes, num_classes)
+
+
+def lovasz_softmax_loss(input: Tensor, target: Tensor, *, classes: ClassesLike = "present",
+                        per_image: bool = False, ignore_index: int | None = None,
+                        from_logits: bool = True) -> Tensor:
+    r"""Lovasz-Softmax loss (Berman et al., 2018): a convex surrogate of the mean IoU.
+
+    For each class :math:`c`, the errors :math:`e_i = |[t_i = c] - p_{ic}|` of the softmax
+    probabilities are sorted in decreasing order and weighted by the increments of the
+    Jaccard loss along that order (see :func:`lovasz_grad`):
+
+    .. math::
+        \ell_c = \sum_k e_{\pi_k}\,\left(J_k - J_{k-1}\right), \qquad
+        \ell = \frac{1}{|K|} \sum_{c \in K} \ell_c,
+
+    with :math:`K` the classes present in the target (``"present"``), all classes
+    (``"all"``) or the given list. With ``per_image`` each image gets its own sorts and its
+    own :math:`K`, and the loss is the mean over images. The result equals the authors'
+    per-class, per-image algorithm, computed as one sort over every (image, class) row; the
+    gradient is the closed form, evaluated in the forward pass.
+
+    Args:
+        input: logits of shape :math:`(N, C, *)` (probabilities with ``from_logits=False``).
+        target: class indices of shape :math:`(N, *)`.
+        classes: ``"present"`` | ``"all"`` | a sequence of distinct class indices. An image
+            (or batch) without any valid position contributes 0. Default: ``"present"``.
+        per_image: one loss per image, averaged over images. Default: False.
+        ignore_index: target value of positions to leave out; they get exactly zero gradient,
+            even where their logits are NaN or infinite. Default: None.
+        from_logits: whether ``input`` holds logits (True) or probabilities. Default: True.
+
+    Shape:
+        - input: :math:`(N, C, *)`; target: :math:`(N, *)`; output: scalar.
+
+    Returns:
+        Tensor: the loss, in the dtype of ``input`` (half inputs are computed in float32).
+
+    Raises:
+        TypeError: if ``input`` is not floating point or ``target`` is not an integer tensor.
+        ValueError: on a shape mismatch, fewer than 2 classes, class indices out of range,
+            probabilities outside [0, 1], or bad ``classes``.
+
+    References:
+        M. Berman, A. Rannen Triki, M. B. Blaschko. The Lovasz-Softmax loss: A tractable
+        surrogate for the optimization of the intersection-over-union measure in neural
+        networks. CVPR 2018. https://arxiv.org/abs/1705.08790
+
+    Example:
+        The loss of a hard prediction is its Jaccard loss, averaged over present classes:
+
+        >>> import torch
+        >>> from focalkit.functional import lovasz_softmax_loss
+        >>> t = torch.tensor([[0, 0, 1, 1]])
+        >>> p = torch.tensor([[[1.0, 1.0, 1.0, 0.0], [0.0, 0.0, 0.0, 1.0]]])
+        >>> lovasz_softmax_loss(p, t, from_logits=False)  # IoU 2/3 and 1/2
+        tensor(0.4167)
+    """
+    check_float_tensor("input", input)
+    if input.dim() < 2 or input.shape[1] < 2:
+        raise ValueError(f"input must have shape (N, C, *) with C >= 2 classes; got shape "
+                         f"{tuple(input.shape)}")
+    if not isinstance(target, Tensor):
+        raise TypeError(f"target must be a torch.Tensor; got {type(target).__name__}")
+    if target.is_floating_point() or target.is_complex() or target.dtype == torch.bool:
+        raise TypeError(f"target must hold integer class indices; got dtype {target.dtype}")
+    expected = (input.shape[0], *input.shape[2:])
+    if tuple(target.shape) != expected:
+        raise ValueError(f"target of class indices must have shape (N, *) = {expected} for "
+                         f"input {tuple(input.shape)}; got {tuple(target.shape)}")
+    ignore_index = check_ignore_index(ignore_index)
+    c = input.shape[1]
+    classes = _check_lovasz_classes(classes, c)
+    check_class_indices(target, c, ignore_index)
+    if not from_logits:
+        check_unit_interval("input (probabilities, from_logits=False)", input)
+    per_image = bool(per_image)
+    if is_compiling():
+        return _lovasz_softmax_plain(input, target, ignore_index, from_logits, per_image,
+                                     classes)
+    return _LovaszSoftmaxFunction.apply(input, target, ignore_index, from_logits, per_image,
+                                        classes)
+
+
+# ---------------------------------------------------------------------------------------------
+# Lovasz hinge
+# ---------------------------------------------------------------------------------------------
+
+
+def _hinge_rows(input: Tensor, target: Tensor, ignore_index: int | None, per_image: bool):
+    n = input.shape[0]
+    dtype = compute_dtype(input)
+    rows = n if per_image else 1
+    x = input.reshape(rows, -1)
+    y = target.reshape(rows, -1)
+    valid = None
+    if ignore_index is not None:
+        valid = y != ignore_index
+        x = torch.where(valid, x, 0.0)
+        y = torch.where(valid, y, 0)
+    fg = y.bool() if not y.is_floating_point() else y > 0.5
+    sign = fg.to(dtype) * 2.0 - 1.0
+    errors = 1.0 - x.to(dtype) * sign
+    if valid is not None:
+        errors = errors.masked_fill(~valid, float("-inf"))
+    values, perm = torch.sort(errors, dim=1, descending=True)
+    fg_sorted = fg.gather(1, perm)
+    valid_sorted = None if valid is None else valid.gather(1, perm)
+    weights = lovasz_grad(fg_sorted, valid_sorted, dtype=dtype)
+    return sign, values, perm, weights, 1.0 / max(rows, 1)
+
+
+class _LovaszHingeFunction(torch.autograd.Function):
+    @staticmethod
+    def forward(ctx, x, target, ignore_index, per_image):
+        sign, values, perm, weights, scale = _hinge_rows(x, target, ignore_index, per_image)
+        loss = (torch.relu(values) * weights).sum() * scale
+        grad = None
+        if ctx.needs_input_grad[0]:
+            weights = weights.masked_fill_(values <= 0, 0.0).mul_(-scale)
+            grad = torch.empty_like(weights).scatter_(1, perm, weights).mul_(sign)
+            grad = grad.to(x.dtype).reshape(x.shape)
+        ctx.options = (ignore_index, per_image)
+        ctx.save_for_backward(x, target, grad)
+        return loss.to(x.dtype)
+
+    @staticmethod
+    def backward(ctx, grad_output):
+        x, target, grad = ctx.saved_tensors
+        if torch.is_grad_enabled():
+            with torch.enable_grad():
+                loss = _lovasz_hinge_plain(x, target, *ctx.options)
+            (dx,) = torch.autograd.grad(loss, x, grad_output, create_graph=True)
+            return dx, None, None, None
+        return grad * grad_output.to(grad.dtype), None, None, None
+
+
+def _lovasz_hinge_plain(input, target, ignore_index, per_image):
+    _, values, _, weights, scale = _hinge_rows(input, target, ignore_index, per_image)
+    return ((torch.relu(values) * weights).sum() * scale).to(input.dtype)
+
+
+def lovasz_hinge_loss(input: Tensor, target: Tensor, *, per_image: bool = True,
+                      ignore_index: int | None = None) -> Tensor:
+    r"""Lovasz hinge loss (Berman et al., 2018): a convex surrogate of the binary IoU.
+
+    With hinge errors :math:`e_i = 1 - x_i s_i` of the logits, :math:`s_i = 2 y_i - 1`,
+    sorted in decreasing order:
+
+    .. math::
+        \ell = \sum_k \max(e_{\pi_k}, 0)\,\left(J_k - J_{k-1}\right)
+
+    (see :func:`lovasz_grad`), per image and averaged over images with ``per_image``
+    (the default, as in the paper), or over the whole batch. An image without valid positions
+    contributes 0.
+
+    Args:
+        input: logits of shape :math:`(N, *)` (e.g. :math:`(N, H, W)` or :math:`(N, 1, H, W)`).
+        target: the shape of ``input``, values 0 or 1 (integer, bool or float), or
+            ``ignore_index``.
+        per_image: one loss per image, averaged. Default: True.
+        ignore_index: target value of positions to leave out; they get exactly zero gradient,
+            even where their logits are NaN or infinite. Default: None.
+
+    Shape:
+        - input: :math:`(N, *)`; target: same; output: scalar.
+
+    Returns:
+        Tensor: the loss, in the dtype of ``input`` (half inputs are computed in float32).
+
+    Raises:
+        TypeError: if ``input`` is not floating point or ``target`` is not a tensor.
+        ValueError: on a shape mismatch or target values other than 0, 1 and
+            ``ignore_index``.
+
+    References:
+        M. Berman, A. Rannen Triki, M. B. Blaschko. The Lovasz-Softmax loss: A tractable
+        surrogate for the optimization of the intersection-over-union measure in neural
+        networks. CVPR 2018. https://arxiv.org/abs/1705.08790
+
+    Example:
+        Logits beyond the margin on the right side cost nothing:
+
+        >>> import torch
+        >>> from focalkit.functional import lovasz_hinge_loss
+        >>> y = torch.tensor([[1, 0, 1, 0]])
+        >>> lovasz_hinge_loss(torch.tensor([[2.0, -3.0, 1.5, -1.0]]), y)
+        tensor(0.)
+        >>> lovasz_hinge_loss(torch.tensor([[2.0, -3.0, 1.5, 0.0]]), y) > 0
+        tensor(True)
+    """
+    check_float_tensor("input", input)
+    if input.dim() < 1:
+        raise ValueError(f"input must have shape (N, *); got shape {tuple(input.shape)}")
+    if not isinstance(target, Tensor):
+        raise TypeError(f"target must be a torch.Tensor; got {type(target).__name__}")
+    if target.is_complex():
+        raise TypeError(f"target must hold 0/1 labels; got dtype {target.dtype}")
+    check_same_shape(input, target)
+    ignore_index = check_ignore_index(ignore_index)
+    check_binary_values("target", target, ignore_index)
+    per_image = bool(per_image)
+    if is_compiling():
+        return _lovasz_hinge_plain(input, target, ignore_index, per_image)
+    return _LovaszHingeFunction.apply(input, target, ignore_index, per_image)

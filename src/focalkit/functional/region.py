@@ -1,0 +1,485 @@
+r"""Region (overlap) losses: Dice, Jaccard (IoU) and Tversky.
+
+All three are ratios of the same three per-class statistics of soft predictions :math:`p`
+and targets :math:`q`,
+
+.. math::
+    TP_c = \sum_i p_{ic} q_{ic}, \qquad FP_c = \sum_i p_{ic} (1 - q_{ic}), \qquad
+    FN_c = \sum_i (1 - p_{ic}) q_{ic},
+
+summed over the batch and every spatial position (or over the positions of each image with
+``per_image=True``). :func:`region_stats` computes them once for every loss. For class-index
+targets the target is never expanded to a one-hot tensor: :math:`TP_c` is the probability of
+each position's own class, gathered and added up per class, and :math:`TP_c + FN_c` is a
+per-class count, so the only tensor the size of the input kept for the backward pass is the
+softmax output itself.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import torch
+from torch import Tensor
+
+from .._checks import (
+    check_choice,
+    check_class_indices,
+    check_class_target,
+    check_classes,
+    check_float_tensor,
+    check_gamma,
+    check_ignore_index,
+    check_real,
+    check_reduction,
+    check_same_shape,
+    check_unit_interval,
+    compute_dtype,
+    reduce,
+)
+from .focal import _pow_gamma
+
+__all__ = ["dice_loss", "jaccard_loss", "tversky_loss", "region_stats"]
+
+MODES = ("multiclass", "binary", "multilabel")
+INTERSECTIONS = ("product", "min")
+
+
+# ---------------------------------------------------------------------------------------------
+# Validation
+# ---------------------------------------------------------------------------------------------
+
+
+def _check_region_inputs(input: Tensor, target: object, mode: str, from_logits: bool,
+                         ignore_index: int | None) -> tuple[bool, int]:
+    """Validate ``input``/``target`` for ``mode``; return (index target?, number of classes)."""
+    check_float_tensor("input", input)
+    if mode == "multiclass":
+        if input.dim() < 2:
+            raise ValueError(f"input must have shape (N, C, *) in mode 'multiclass'; got shape "
+                             f"{tuple(input.shape)}")
+        if input.shape[1] < 2:
+            raise ValueError(f"mode 'multiclass' needs at least 2 classes along dimension 1; "
+                             f"got input of shape {tuple(input.shape)} (use mode='binary' for "
+                             f"a single channel)")
+        is_index = check_class_target(input, target)
+        num_classes = input.shape[1]
+        if is_index:
+            check_class_indices(target, num_classes, ignore_index)
+        else:
+            if ignore_index is not None:
+                raise ValueError(f"ignore_index applies to class-index targets in mode "
+                                 f"'multiclass'; got class-probability targets of shape "
+                                 f"{tuple(target.shape)} with ignore_index={ignore_index}")
+            check_unit_interval("target", target)
+    else:
+        if mode == "binary" and input.dim() < 1:
+            raise ValueError(f"input must have shape (N, *) or (N, 1, *) in mode 'binary'; got "
+                             f"shape {tuple(input.shape)}")
+        if mode == "multilabel" and input.dim() < 2:
+            raise ValueError(f"input must have shape (N, C, *) in mode 'multilabel'; got shape "
+                             f"{tuple(input.shape)}")
+        if not isinstance(target, Tensor):
+            raise TypeError(f"target must be a torch.Tensor; got {type(target).__name__}")
+        if target.is_complex():
+            raise TypeError(f"target must hold values in [0, 1] (float, integer or bool); got "
+                            f"dtype {target.dtype}")
+        check_same_shape(input, target)
+        is_index = False
+        num_classes = 1 if mode == "binary" else input.shape[1]
+        check_unit_interval("target", target, ignore_index)
+    if not from_logits:
+        check_unit_interval("input (probabilities, from_logits=False)", input)
+    return is_index, num_classes
+
+
+def _check_options(mode: object, smooth: object, eps: object, reduction: object,
+                   ignore_index: object, per_image: bool, sync_dist: bool,
+                   intersection: object) -> tuple[str, float, float, int | None]:
+    mode = check_choice("mode", mode, MODES)
+    smooth = check_real("smooth", smooth, low=0.0)
+    eps = check_real("eps", eps, low=0.0, low_open=True)
+    check_reduction(reduction)
+    check_choice("intersection", intersection, INTERSECTIONS)
+    ignore_index = check_ignore_index(ignore_index)
+    if per_image and sync_dist:
+        raise ValueError("sync_dist=True synchronises batch statistics and needs "
+                         "per_image=False; got per_image=True (each image's statistics already "
+                         "live on one process)")
+    return mode, smooth, eps, ignore_index
+
+
+# ---------------------------------------------------------------------------------------------
+# Statistics
+# ---------------------------------------------------------------------------------------------
+
+
+def _index_stats(input: Tensor, target: Tensor, from_logits: bool,
+                 ignore_index: int | None) -> tuple[Tensor, Tensor, Tensor]:
+    """Per-image, per-class (TP, FP, FN) for class-index targets, without a one-hot target."""
+    n, c = input.shape[0], input.shape[1]
+    x = input.reshape(n, c, -1)
+    t = target.reshape(n, -1)
+    valid = None
+    if ignore_index is not None:
+        valid = t != ignore_index
+        t = torch.where(valid, t, 0)
+        x = torch.where(valid.unsqueeze(1), x, 0.0)
+    dtype = compute_dtype(input)
+    x = x.to(dtype)
+    p = torch.softmax(x, dim=1) if from_logits else x
+    p_t = p.gather(1, t.unsqueeze(1)).squeeze(1)
+    if valid is None:
+        p_sum = p.sum(dim=2)
+        weight = torch.ones_like(p_t)
+    else:
+        weight = valid.to(dtype)
+        p_sum = torch.bmm(p, weight.unsqueeze(2)).squeeze(2)
+        p_t = p_t * weight
+    zeros = torch.zeros((n, c), dtype=dtype, device=input.device)
+    tp = zeros.scatter_add(1, t, p_t)
+    count = zeros.scatter_add(1, t, weight)
+    return tp, (p_sum - tp).clamp_min(0.0), (count - tp).clamp_min(0.0)
+
+
+def _dense_stats(input: Tensor, target: Tensor, mode: str, from_logits: bool,
+                 ignore_index: int | None, intersection: str) -> tuple[Tensor, Tensor, Tensor]:
+    """Per-image, per-class (TP, FP, FN) for targets of the input's shape."""
+    n = input.shape[0]
+    c = 1 if mode == "binary" else input.shape[1]
+    dtype = compute_dtype(input)
+    x = input.reshape(n, c, -1)
+    y = target.reshape(n, c, -1)
+    valid = None
+    if ignore_index is not None:
+        valid = y != ignore_index
+        x = torch.where(valid, x, 0.0)
+        y = torch.where(valid, y, 0)
+    x, q = x.to(dtype), y.to(dtype)
+    if not from_logits:
+        p = x
+    elif mode == "multiclass":
+        p = torch.softmax(x, dim=1)
+    else:
+        p = torch.sigmoid(x)
+    if valid is not None:
+        p = torch.where(valid, p, 0.0)
+    if intersection == "min":
+        return (torch.minimum(p, q).sum(dim=2), torch.relu(p - q).sum(dim=2),
+                torch.relu(q - p).sum(dim=2))
+    tp = (p * q).sum(dim=2)
+    return tp, (p.sum(dim=2) - tp).clamp_min(0.0), (q.sum(dim=2) - tp).clamp_min(0.0)
+
+
+def _all_reduce(stats: Tensor) -> Tensor:
+    """Sum ``stats`` over the processes of the default group, with autograd support."""
+    import torch.distributed as dist
+
+    if not (dist.is_available() and dist.is_initialized()):
+        return stats
+    from torch.distributed.nn.functional import all_reduce
+
+    return all_reduce(stats, op=dist.ReduceOp.SUM)
+
+
+def _stats(input: Tensor, target: Tensor, mode: str, from_logits: bool,
+           ignore_index: int | None, per_image: bool, intersection: str, is_index: bool,
+           sync_dist: bool) -> tuple[Tensor, Tensor, Tensor]:
+    if is_index:
+        tp, fp, fn = _index_stats(input, target, from_logits, ignore_index)
+    else:
+        tp, fp, fn = _dense_stats(input, target, mode, from_logits, ignore_index, intersection)
+    if per_image:
+        return tp, fp, fn
+    stats = torch.stack((tp.sum(dim=0), fp.sum(dim=0), fn.sum(dim=0)))
+    if sync_dist:
+        stats = _all_reduce(stats)
+    return stats[0], stats[1], stats[2]
+
+
+def region_stats(input: Tensor, target: Tensor, *, mode: str = "multiclass",
+                 from_logits: bool = True, ignore_index: int | None = None,
+                 per_image: bool = False, intersection: str = "product",
+                 sync_dist: bool = False) -> tuple[Tensor, Tensor, Tensor]:
+    r"""Soft true positives, false positives and false negatives per class.
+
+    .. math::
+        TP_c = \sum_i p_{ic} q_{ic}, \quad FP_c = \sum_i p_{ic}(1 - q_{ic}), \quad
+        FN_c = \sum_i (1 - p_{ic}) q_{ic}
+
+    With ``intersection="min"`` the soft-label form is used instead:
+    :math:`TP_c = \sum_i \min(p_{ic}, q_{ic})`, :math:`FP_c = \sum_i (p_{ic} - q_{ic})^+`,
+    :math:`FN_c = \sum_i (q_{ic} - p_{ic})^+`; both agree for hard targets. This is the helper
+    behind :func:`dice_loss`, :func:`jaccard_loss` and :func:`tversky_loss`, exposed for metrics
+    and custom ratios.
+
+    Args:
+        input: logits (or probabilities), see :func:`dice_loss`.
+        target: class indices or probabilities, see :func:`dice_loss`.
+        mode: ``"multiclass"`` | ``"binary"`` | ``"multilabel"``. Default: ``"multiclass"``.
+        from_logits: whether ``input`` holds logits. Default: True.
+        ignore_index: target value of positions to leave out. Default: None.
+        per_image: statistics of each image instead of the whole batch. Default: False.
+        intersection: ``"product"`` | ``"min"``. Default: ``"product"``.
+        sync_dist: sum the batch statistics over the processes of the default
+            ``torch.distributed`` group (autograd-aware). Default: False.
+
+    Shape:
+        - output: three tensors of shape :math:`(C,)`, or :math:`(N, C)` with ``per_image``
+          (:math:`C = 1` in binary mode).
+
+    Returns:
+        tuple[Tensor, Tensor, Tensor]: ``(tp, fp, fn)`` in float32 for half inputs, otherwise
+        in the input dtype.
+
+    Raises:
+        TypeError, ValueError: as :func:`dice_loss`.
+
+    Example:
+        :math:`TP_c + FN_c` is the number of positions of class :math:`c`:
+
+        >>> import torch
+        >>> from focalkit.functional import region_stats
+        >>> x, t = torch.randn(2, 3, 4, 4), torch.randint(0, 3, (2, 4, 4))
+        >>> tp, fp, fn = region_stats(x, t)
+        >>> torch.allclose(tp + fn, torch.bincount(t.flatten(), minlength=3).float())
+        True
+    """
+    mode, _, _, ignore_index = _check_options(mode, 0.0, 1.0, "mean", ignore_index, per_image,
+                                              sync_dist, intersection)
+    is_index, _ = _check_region_inputs(input, target, mode, from_logits, ignore_index)
+    return _stats(input, target, mode, from_logits, ignore_index, per_image, intersection,
+                  is_index, sync_dist)
+
+
+# ---------------------------------------------------------------------------------------------
+# Losses
+# ---------------------------------------------------------------------------------------------
+
+
+def _region_loss(input: Tensor, target: Tensor, *, mode: object, from_logits: bool,
+                 smooth: object, eps: object, classes: object, ignore_index: object,
+                 per_image: bool, log_loss: bool, reduction: str, sync_dist: bool,
+                 intersection: str, tp_weight: float, alpha: float, beta: float,
+                 gamma: float) -> Tensor:
+    r"""Shared body: statistics, then :math:`(w\,TP + s) / (w\,TP + \alpha FP + \beta FN + s)`."""
+    mode, smooth, eps, ignore_index = _check_options(mode, smooth, eps, reduction,
+                                                     ignore_index, per_image, sync_dist,
+                                                     intersection)
+    is_index, num_classes = _check_region_inputs(input, target, mode, from_logits,
+                                                 ignore_index)
+    classes = check_classes(classes, num_classes)
+    tp, fp, fn = _stats(input, target, mode, from_logits, ignore_index, per_image,
+                        intersection, is_index, sync_dist)
+    if classes is not None:
+        index = torch.tensor(classes, device=tp.device)
+        tp, fp, fn = (s.index_select(-1, index) for s in (tp, fp, fn))
+    numerator = tp_weight * tp + smooth
+    denominator = ((tp_weight * tp + alpha * fp) + beta * fn) + smooth
+    score = numerator / denominator.clamp_min(eps)
+    # A class absent from both target and prediction is a perfect match (never 0 / 0).
+    score = torch.where((tp + fp) + fn == 0, 1.0, score)
+    loss = -torch.log(score.clamp_min(eps)) if log_loss else 1.0 - score
+    if gamma != 1.0:
+        loss = _pow_gamma(loss, gamma)
+    return reduce(loss, reduction).to(input.dtype)
+
+
+_COMMON_ARGS = r"""
+    Args:
+        input: logits of shape :math:`(N, C, *)`: softmax over ``C`` in ``"multiclass"``
+            mode, an independent sigmoid per channel in ``"binary"`` / ``"multilabel"``
+            mode; probabilities with ``from_logits=False``. Binary mode also takes
+            :math:`(N, *)`.
+        target: ``"multiclass"``: class indices :math:`(N, *)` (integer dtype) or class
+            probabilities :math:`(N, C, *)` (float). ``"binary"`` / ``"multilabel"``: the shape
+            of ``input``, values in [0, 1] (float, integer or bool; soft labels allowed).
+        mode: ``"multiclass"`` | ``"binary"`` | ``"multilabel"``. Default: ``"multiclass"``.
+        from_logits: whether ``input`` holds logits (True) or probabilities. Default: True.
+        smooth: :math:`s \ge 0`, added to numerator and denominator. Default: 0.0.
+        eps: lower bound of the denominator, and of the score under ``log_loss``.
+            Default: 1e-7.
+        classes: the class indices to include (a sequence of distinct indices), or None for
+            all. Default: None.
+        ignore_index: target value of positions to leave out of every sum; they get exactly
+            zero gradient, even where their logits are NaN or infinite (in multiclass mode,
+            class-index targets only). Default: None.
+        per_image: compute each image's statistics and score separately (the reduction then
+            runs over images and classes). Default: False.
+        log_loss: use :math:`-\log(\mathrm{score})` instead of :math:`1 - \mathrm{score}`.
+            Default: False.
+        reduction: over classes (and images with ``per_image``): ``"none"`` | ``"mean"`` |
+            ``"sum"``. Default: ``"mean"``.
+        sync_dist: when ``torch.distributed`` is initialised, sum the per-class statistics over
+            all processes (with :func:`torch.distributed.nn.functional.all_reduce`, so the
+            gradient flows back to every process) before taking the ratio: every process gets
+            the loss of the global batch. Its gradient on each process is then the world size
+            times the gradient of the global loss, which is exactly what
+            :class:`~torch.nn.parallel.DistributedDataParallel`'s gradient averaging expects.
+            Needs ``per_image=False``. Default: False.
+        intersection: ``"product"`` (default) gives the usual soft statistics
+            :math:`TP = \sum p q`; ``"min"`` gives the soft-label form
+            :math:`TP = \sum \min(p, q)`, :math:`FP = \sum (p - q)^+`,
+            :math:`FN = \sum (q - p)^+`, whose optimum for a soft target :math:`q` is
+            :math:`p = q` (with the product form it is :math:`p = 1` wherever
+            :math:`q > 0`). Both forms agree for hard targets."""
+
+_COMMON_TAIL = r"""
+    Empty classes: a class absent from both the target and the prediction (:math:`TP = FP =
+    FN = 0`) has score 1 and loss 0 for every ``smooth``. A class absent from the target but
+    predicted is a miss: its score is :math:`s / (FP + s)`, loss near 1, and with
+    :math:`s > 0` its gradient lowers the false prediction.
+
+    Shape:
+        - output: scalar; with ``reduction="none"`` :math:`(C,)`, or :math:`(N, C)` with
+          ``per_image`` (:math:`C` = number of selected classes, 1 in binary mode).
+
+    Returns:
+        Tensor: the loss, in the dtype of ``input`` (half inputs are computed in float32).
+
+    Raises:
+        TypeError: if ``input`` is not floating point, ``target`` has an unsupported dtype, or
+            an option has the wrong type.
+        ValueError: for an unknown ``mode``, ``reduction`` or ``intersection``; shapes that do
+            not fit the mode; class indices out of range; targets or probabilities outside
+            [0, 1]; ``classes`` out of range, empty or repeated; ``smooth < 0``;
+            ``eps <= 0``; or ``sync_dist`` with ``per_image``."""
+
+
+def dice_loss(input: Tensor, target: Tensor, *, mode: str = "multiclass",
+              from_logits: bool = True, smooth: float = 0.0, eps: float = 1e-7,
+              classes: Sequence[int] | Tensor | None = None, ignore_index: int | None = None,
+              per_image: bool = False, log_loss: bool = False, reduction: str = "mean",
+              sync_dist: bool = False, intersection: str = "product") -> Tensor:
+    return _region_loss(input, target, mode=mode, from_logits=from_logits, smooth=smooth,
+                        eps=eps, classes=classes, ignore_index=ignore_index,
+                        per_image=per_image, log_loss=log_loss, reduction=reduction,
+                        sync_dist=sync_dist, intersection=intersection, tp_weight=2.0,
+                        alpha=1.0, beta=1.0, gamma=1.0)
+
+
+def jaccard_loss(input: Tensor, target: Tensor, *, mode: str = "multiclass",
+                 from_logits: bool = True, smooth: float = 0.0, eps: float = 1e-7,
+                 classes: Sequence[int] | Tensor | None = None,
+                 ignore_index: int | None = None, per_image: bool = False,
+                 log_loss: bool = False, reduction: str = "mean", sync_dist: bool = False,
+                 intersection: str = "product") -> Tensor:
+    return _region_loss(input, target, mode=mode, from_logits=from_logits, smooth=smooth,
+                        eps=eps, classes=classes, ignore_index=ignore_index,
+                        per_image=per_image, log_loss=log_loss, reduction=reduction,
+                        sync_dist=sync_dist, intersection=intersection, tp_weight=1.0,
+                        alpha=1.0, beta=1.0, gamma=1.0)
+
+
+def tversky_loss(input: Tensor, target: Tensor, *, mode: str = "multiclass",
+                 from_logits: bool = True, alpha: float = 0.5, beta: float = 0.5,
+                 gamma: float = 1.0, smooth: float = 0.0, eps: float = 1e-7,
+                 classes: Sequence[int] | Tensor | None = None,
+                 ignore_index: int | None = None, per_image: bool = False,
+                 log_loss: bool = False, reduction: str = "mean", sync_dist: bool = False,
+                 intersection: str = "product") -> Tensor:
+    alpha = check_real("alpha", alpha, low=0.0)
+    beta = check_real("beta", beta, low=0.0)
+    gamma = check_gamma(gamma)
+    return _region_loss(input, target, mode=mode, from_logits=from_logits, smooth=smooth,
+                        eps=eps, classes=classes, ignore_index=ignore_index,
+                        per_image=per_image, log_loss=log_loss, reduction=reduction,
+                        sync_dist=sync_dist, intersection=intersection, tp_weight=1.0,
+                        alpha=alpha, beta=beta, gamma=gamma)
+
+
+dice_loss.__doc__ = r"""Dice loss (Milletari et al., 2016): one minus the soft Dice coefficient.
+
+    .. math::
+        \mathrm{dice}_c = \frac{2\,TP_c + s}{2\,TP_c + FP_c + FN_c + s}
+                        = \frac{2 \sum_i p_{ic} q_{ic} + s}{\sum_i p_{ic} + \sum_i q_{ic} + s},
+        \qquad \ell_c = 1 - \mathrm{dice}_c
+
+    with the statistics of :func:`region_stats` summed over the batch and all positions
+    (per image with ``per_image``), the denominator clamped below at ``eps``, and
+    :math:`\ell_c = -\log \mathrm{dice}_c` with ``log_loss``.
+""" + _COMMON_ARGS + "\n" + _COMMON_TAIL + r"""
+
+    References:
+        F. Milletari, N. Navab, S.-A. Ahmadi. V-Net: Fully Convolutional Neural Networks for
+        Volumetric Medical Image Segmentation. 3DV 2016. https://arxiv.org/abs/1606.04797
+
+        Z. Wang, M. B. Blaschko et al. Dice Semimetric Losses: Optimizing the Dice Score with
+        Soft Labels. MICCAI 2023. https://arxiv.org/abs/2303.16296
+
+    Example:
+        A perfect prediction scores 0, a class missing from both sides costs nothing:
+
+        >>> import torch
+        >>> from focalkit.functional import dice_loss
+        >>> p = torch.tensor([[[1.0, 0.0], [0.0, 1.0], [0.0, 0.0]]])  # (N=1, C=3, 2)
+        >>> t = torch.tensor([[0, 1]])
+        >>> dice_loss(p, t, from_logits=False, reduction="none")
+        tensor([0., 0., 0.])
+    """
+
+jaccard_loss.__doc__ = r"""Jaccard (IoU) loss: one minus the soft intersection over union.
+
+    .. math::
+        \mathrm{iou}_c = \frac{TP_c + s}{TP_c + FP_c + FN_c + s}
+                       = \frac{\sum_i p_{ic} q_{ic} + s}
+                              {\sum_i p_{ic} + \sum_i q_{ic} - \sum_i p_{ic} q_{ic} + s},
+        \qquad \ell_c = 1 - \mathrm{iou}_c
+
+    with the statistics of :func:`region_stats` (see :func:`dice_loss` for how they are
+    summed), and :math:`\ell_c = -\log \mathrm{iou}_c` with ``log_loss``.
+""" + _COMMON_ARGS + "\n" + _COMMON_TAIL + r"""
+
+    References:
+        M. A. Rahman, Y. Wang. Optimizing Intersection-over-Union in Deep Neural Networks for
+        Image Segmentation. ISVC 2016.
+
+        Z. Wang, X. Ning, M. B. Blaschko. Jaccard Metric Losses: Optimizing the Jaccard Index
+        with Soft Labels. NeurIPS 2023. https://arxiv.org/abs/2302.05666
+
+    Example:
+        IoU never exceeds Dice, so the Jaccard loss is never below the Dice loss:
+
+        >>> import torch
+        >>> from focalkit.functional import dice_loss, jaccard_loss
+        >>> x, t = torch.randn(2, 4, 8, 8), torch.randint(0, 4, (2, 8, 8))
+        >>> bool((jaccard_loss(x, t, reduction="none")
+        ...       >= dice_loss(x, t, reduction="none")).all())
+        True
+    """
+
+tversky_loss.__doc__ = r"""Tversky loss, and focal-Tversky loss with ``gamma != 1``.
+
+    .. math::
+        \mathrm{TI}_c = \frac{TP_c + s}{TP_c + \alpha\,FP_c + \beta\,FN_c + s}, \qquad
+        \ell_c = (1 - \mathrm{TI}_c)^\gamma
+
+    ``alpha`` weights false positives and ``beta`` false negatives; ``beta > alpha`` favours
+    recall. With :math:`\alpha = \beta = 1` it is :func:`jaccard_loss`; with
+    :math:`\alpha = \beta = 1/2` and :math:`\gamma = 1` it is :func:`dice_loss` (exactly for
+    ``smooth=0``; in general Tversky with ``smooth=s`` equals Dice with ``smooth=2*s``). With
+    ``log_loss`` the base is :math:`-\log \mathrm{TI}_c` instead of :math:`1 - \mathrm{TI}_c`.
+""" + _COMMON_ARGS.replace(
+    "        smooth:",
+    "        alpha: weight of false positives, ``>= 0``. Default: 0.5.\n"
+    "        beta: weight of false negatives, ``>= 0``. Default: 0.5.\n"
+    "        gamma: focal exponent, ``>= 0``. Default: 1.0.\n"
+    "        smooth:") + "\n" + _COMMON_TAIL + r"""
+
+    References:
+        S. S. M. Salehi, D. Erdogmus, A. Gholipour. Tversky Loss Function for Image
+        Segmentation Using 3D Fully Convolutional Deep Networks. MLMI 2017.
+        https://arxiv.org/abs/1706.05721
+
+        N. Abraham, N. M. Khan. A Novel Focal Tversky Loss Function with Improved Attention
+        U-Net for Lesion Segmentation. ISBI 2019. https://arxiv.org/abs/1810.07842
+
+    Example:
+        With ``alpha = beta = 0.5`` it is the Dice loss:
+
+        >>> import torch
+        >>> from focalkit.functional import dice_loss, tversky_loss
+        >>> x, t = torch.randn(2, 3, 5, 5), torch.randint(0, 3, (2, 5, 5))
+        >>> torch.allclose(tversky_loss(x, t, alpha=0.5, beta=0.5), dice_loss(x, t))
+        True
+    """

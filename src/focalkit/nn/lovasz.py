@@ -1,0 +1,99 @@
+"""Module forms of the Lovasz losses."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from torch import Tensor, nn
+
+from .. import functional as FK
+from .._checks import check_choice, check_ignore_index
+
+__all__ = ["LovaszSoftmaxLoss", "LovaszHingeLoss"]
+
+
+class LovaszSoftmaxLoss(nn.Module):
+    r"""Module form of :func:`focalkit.functional.lovasz_softmax_loss`.
+
+    .. math::
+        \ell = \frac{1}{|K|} \sum_{c \in K} \sum_k e^c_{\pi_k}\,(J^c_k - J^c_{k-1})
+
+    Args:
+        classes: ``"present"`` | ``"all"`` | a sequence of class indices.
+            Default: ``"present"``.
+        per_image: one loss per image, averaged. Default: False.
+        ignore_index: target value to skip. Default: None.
+        from_logits: whether inputs are logits. Default: True.
+
+    Shape:
+        - input: :math:`(N, C, *)`; target: :math:`(N, *)`; output: scalar.
+
+    Raises:
+        TypeError, ValueError: as :func:`focalkit.functional.lovasz_softmax_loss`.
+
+    Example:
+        >>> import torch
+        >>> from focalkit import LovaszSoftmaxLoss
+        >>> from focalkit.functional import lovasz_softmax_loss
+        >>> x, t = torch.randn(2, 4, 6, 6), torch.randint(0, 4, (2, 6, 6))
+        >>> torch.equal(LovaszSoftmaxLoss(per_image=True)(x, t),
+        ...             lovasz_softmax_loss(x, t, per_image=True))
+        True
+    """
+
+    def __init__(self, *, classes: str | Sequence[int] = "present", per_image: bool = False,
+                 ignore_index: int | None = None, from_logits: bool = True) -> None:
+        super().__init__()
+        if isinstance(classes, str):
+            check_choice("classes", classes, ("present", "all"))
+        self.classes = classes
+        self.per_image = per_image
+        self.ignore_index = check_ignore_index(ignore_index)
+        self.from_logits = from_logits
+
+    def extra_repr(self) -> str:
+        return (f"classes={self.classes!r}, per_image={self.per_image}, "
+                f"ignore_index={self.ignore_index}, from_logits={self.from_logits}")
+
+    def forward(self, input: Tensor, target: Tensor) -> Tensor:
+        return FK.lovasz_softmax_loss(input, target, classes=self.classes,
+                                      per_image=self.per_image,
+                                      ignore_index=self.ignore_index,
+                                      from_logits=self.from_logits)
+
+
+class LovaszHingeLoss(nn.Module):
+    r"""Module form of :func:`focalkit.functional.lovasz_hinge_loss`.
+
+    .. math::
+        \ell = \sum_k \max(e_{\pi_k}, 0)\,(J_k - J_{k-1}), \qquad e_i = 1 - x_i (2 y_i - 1)
+
+    Args:
+        per_image: one loss per image, averaged. Default: True.
+        ignore_index: target value to skip. Default: None.
+
+    Shape:
+        - input: :math:`(N, *)` logits; target: same; output: scalar.
+
+    Raises:
+        TypeError, ValueError: as :func:`focalkit.functional.lovasz_hinge_loss`.
+
+    Example:
+        >>> import torch
+        >>> from focalkit import LovaszHingeLoss
+        >>> x, y = torch.randn(2, 8, 8), torch.randint(0, 2, (2, 8, 8))
+        >>> bool(LovaszHingeLoss()(x, y) >= 0)
+        True
+    """
+
+    def __init__(self, *, per_image: bool = True, ignore_index: int | None = None) -> None:
+        super().__init__()
+        self.per_image = per_image
+        self.ignore_index = check_ignore_index(ignore_index)
+
+    def extra_repr(self) -> str:
+        return f"per_image={self.per_image}, ignore_index={self.ignore_index}"
+
+    def forward(self, input: Tensor, target: Tensor) -> Tensor:
+        return FK.lovasz_hinge_loss(input, target, per_image=self.per_image,
+                                    ignore_index=self.ignore_index)
