@@ -19,6 +19,7 @@ backward pass is the input gradient itself.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 
 import torch
@@ -129,9 +130,9 @@ def _softmax_rows(input: Tensor, target: Tensor, ignore_index: int | None, from_
     """
     n, c = input.shape[0], input.shape[1]
     dtype = compute_dtype(input)
-    x = input.reshape(n, c, -1)
-    t = target.reshape(n, -1)
-    m = x.shape[2]
+    m = math.prod(input.shape[2:])
+    x = input.reshape(n, c, m)
+    t = target.reshape(n, m)
     valid = None
     if ignore_index is not None:
         valid = t != ignore_index
@@ -315,8 +316,9 @@ def _hinge_rows(input: Tensor, target: Tensor, ignore_index: int | None, per_ima
     n = input.shape[0]
     dtype = compute_dtype(input)
     rows = n if per_image else 1
-    x = input.reshape(rows, -1)
-    y = target.reshape(rows, -1)
+    length = input.numel() // rows if rows else 0
+    x = input.reshape(rows, length)
+    y = target.reshape(rows, length)
     valid = None
     if ignore_index is not None:
         valid = y != ignore_index

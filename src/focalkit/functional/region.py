@@ -17,6 +17,7 @@ softmax output itself.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 
 import torch
@@ -118,8 +119,9 @@ def _index_stats(input: Tensor, target: Tensor, from_logits: bool,
                  ignore_index: int | None) -> tuple[Tensor, Tensor, Tensor]:
     """Per-image, per-class (TP, FP, FN) for class-index targets, without a one-hot target."""
     n, c = input.shape[0], input.shape[1]
-    x = input.reshape(n, c, -1)
-    t = target.reshape(n, -1)
+    m = math.prod(input.shape[2:])
+    x = input.reshape(n, c, m)
+    t = target.reshape(n, m)
     valid = None
     if ignore_index is not None:
         valid = t != ignore_index
@@ -148,8 +150,9 @@ def _dense_stats(input: Tensor, target: Tensor, mode: str, from_logits: bool,
     n = input.shape[0]
     c = 1 if mode == "binary" else input.shape[1]
     dtype = compute_dtype(input)
-    x = input.reshape(n, c, -1)
-    y = target.reshape(n, c, -1)
+    m = input.numel() // max(n * c, 1)
+    x = input.reshape(n, c, m)
+    y = target.reshape(n, c, m)
     valid = None
     if ignore_index is not None:
         valid = y != ignore_index
