@@ -30,9 +30,9 @@ class LossModule(nn.Module):
         parts = []
         for name in self._repr_fields:
             value = getattr(self, name)
-            if isinstance(value, Tensor):
-                value = f"tensor(shape={tuple(value.shape)})"
-            parts.append(f"{name}={value!r}" if isinstance(value, str) else f"{name}={value}")
+            text = f"tensor(shape={tuple(value.shape)})" if isinstance(value, Tensor) \
+                else repr(value)
+            parts.append(f"{name}={text}")
         return ", ".join(parts)
 
     _repr_fields: tuple[str, ...] = ("reduction",)
