@@ -184,13 +184,13 @@ class _LovaszSoftmaxFunction(torch.autograd.Function):
         loss = ((values * weights).sum(dim=1, keepdim=True) * row_weights).sum()
         grad = None
         if ctx.needs_input_grad[0]:
-            n, c = p.shape[0], p.shape[1]
+            n, c, m = p.shape
             scattered = torch.empty_like(weights).scatter_(1, perm, weights.mul_(row_weights))
             del perm, values
             if per_image:
-                d_err = scattered.view(n, c, -1)
+                d_err = scattered.view(n, c, m)
             else:
-                d_err = scattered.view(c, n, -1).transpose(0, 1)
+                d_err = scattered.view(c, n, m).transpose(0, 1)
             d_p = torch.where(fg, -d_err, d_err)
             if from_logits:
                 d_p = p * (d_p - (p * d_p).sum(dim=1, keepdim=True))

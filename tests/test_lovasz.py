@@ -1,0 +1,344 @@
+"""Lovasz-Softmax and Lovasz hinge: the authors' algorithm, gradients, edge cases, errors."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+from region_helpers import load_smp_losses
+from torch.autograd import gradcheck, gradgradcheck
+
+import focalkit
+import focalkit.functional.lovasz as lovasz_impl
+from focalkit import functional as F
+from focalkit import reference as R
+
+
+def softmax_case(n=2, c=4, spatial=(5, 6), ignore_index=None, dtype=torch.float64):
+    x = torch.randn(n, c, *spatial, dtype=torch.float64).to(dtype) * 2
+    t = torch.randint(0, c, (n, *spatial))
+    if ignore_index is not None:
+        t = torch.where(torch.rand(t.shape) < 0.3, torch.full_like(t, ignore_index), t)
+    return x, t
+
+
+def hinge_case(n=3, spatial=(5, 6), ignore_index=None, dtype=torch.float64):
+    x = torch.randn(n, *spatial, dtype=torch.float64).to(dtype) * 2
+    y = torch.randint(0, 2, (n, *spatial))
+    if ignore_index is not None:
+        y = torch.where(torch.rand(y.shape) < 0.3, torch.full_like(y, ignore_index), y)
+    return x, y
+
+
+SOFTMAX_OPTIONS = [
+    {},
+    {"per_image": True},
+    {"classes": "all"},
+    {"classes": "all", "per_image": True},
+    {"classes": [1, 3]},
+    {"classes": [0, 2], "per_image": True, "ignore_index": 255},
+    {"ignore_index": 255},
+    {"ignore_index": 0, "per_image": True},
+]
+
+
+@pytest.mark.parametrize("spatial", [(5, 6), (3, 2, 4)], ids=["2d", "3d"])
+@pytest.mark.parametrize("opts", SOFTMAX_OPTIONS)
+def test_softmax_matches_reference(spatial, opts):
+    x, t = softmax_case(spatial=spatial, ignore_index=opts.get("ignore_index"))
+    got = F.lovasz_softmax_loss(x, t, **opts)
+    np.testing.assert_allclose(got.item(), R.lovasz_softmax_loss(x, t, **opts), rtol=1e-12,
+                               atol=1e-14)
+
+
+@pytest.mark.parametrize("per_image", [False, True])
+def test_softmax_probabilities_match_reference(per_image):
+    x, t = softmax_case()
+    p = torch.softmax(x, 1)
+    got = F.lovasz_softmax_loss(p, t, from_logits=False, per_image=per_image)
+    want = R.lovasz_softmax_loss(p, t, from_logits=False, per_image=per_image)
+    np.testing.assert_allclose(got.item(), want, rtol=1e-12, atol=1e-14)
+    torch.testing.assert_close(got, F.lovasz_softmax_loss(x, t, per_image=per_image))
+
+
+def test_errors_are_sorted_and_labels_follow_the_same_permutation():
+    """Sorting the probabilities instead of the errors (or permuting the labels by another
+    order) gives a different number here; the loss must be the literal algorithm's."""
+    p = np.array([[0.9, 0.6, 0.2, 0.4, 0.7], [0.1, 0.4, 0.8, 0.6, 0.3]])
+    t = np.array([1, 0, 1, 0, 1])
+    right, wrong = [], []
+    for c in range(2):
+        fg = (t == c).astype(float)
+        errors = np.abs(fg - p[c])
+        order = np.argsort(-errors)
+        right.append(errors[order] @ R.lovasz_grad(fg[order]))
+        by_prob = np.argsort(-p[c])
+        wrong.append(errors[order] @ R.lovasz_grad(fg[by_prob]))
+    assert abs(np.mean(right) - np.mean(wrong)) > 1e-3
+    got = F.lovasz_softmax_loss(torch.tensor(p[None]), torch.tensor(t[None]), from_logits=False)
+    assert got.item() == pytest.approx(np.mean(right), abs=1e-12)
+
+
+def test_lovasz_grad_matches_reference():
+    fg = torch.rand(3, 17) < 0.4
+    fg[2] = False
+    got = F.lovasz_grad(fg, dtype=torch.float64)
+    for row, want in zip(got, fg, strict=True):
+        np.testing.assert_allclose(row.numpy(), R.lovasz_grad(want.numpy()), rtol=1e-12,
+                                   atol=1e-15)
+
+
+@pytest.mark.parametrize("opts", SOFTMAX_OPTIONS + [{"from_logits": False}])
+def test_softmax_gradcheck(opts):
+    x, t = softmax_case(spatial=(3, 4), ignore_index=opts.get("ignore_index"))
+    if opts.get("from_logits") is False:
+        x = torch.softmax(x, 1)
+    x.requires_grad_()
+    assert gradcheck(lambda a: F.lovasz_softmax_loss(a, t, **opts), (x,))
+
+
+def test_softmax_gradcheck_3d():
+    x, t = softmax_case(c=3, spatial=(2, 2, 3), ignore_index=9)
+    x.requires_grad_()
+    assert gradcheck(lambda a: F.lovasz_softmax_loss(a, t, per_image=True, ignore_index=9),
+                     (x,))
+
+
+def test_double_backward():
+    x, t = softmax_case(c=3, spatial=(2, 3))
+    x.requires_grad_()
+    assert gradgradcheck(lambda a: F.lovasz_softmax_loss(a, t), (x,))
+    xh, y = hinge_case(spatial=(4,))
+    xh.requires_grad_()
+    assert gradgradcheck(lambda a: F.lovasz_hinge_loss(a, y), (xh,))
+
+
+@pytest.mark.parametrize("opts", SOFTMAX_OPTIONS)
+def test_closed_form_equals_autograd_composition(monkeypatch, opts):
+    x, t = softmax_case(ignore_index=opts.get("ignore_index"))
+    x.requires_grad_()
+    loss = F.lovasz_softmax_loss(x, t, **opts)
+    assert isinstance(loss.grad_fn, torch.autograd.function.BackwardCFunction)
+    (g,) = torch.autograd.grad(loss, x)
+    monkeypatch.setattr(lovasz_impl, "is_compiling", lambda: True)
+    plain = F.lovasz_softmax_loss(x, t, **opts)
+    (g_plain,) = torch.autograd.grad(plain, x)
+    torch.testing.assert_close(loss, plain, rtol=1e-13, atol=1e-15)
+    torch.testing.assert_close(g, g_plain, rtol=1e-13, atol=1e-15)
+
+
+def test_ignored_positions_get_exactly_zero_gradient():
+    x, t = softmax_case(ignore_index=255)
+    t[0, 0, 0] = t[1, 1, 1] = 255
+    x[0, :, 0, 0] = float("nan")
+    x[1, 0, 1, 1] = float("inf")
+    for per_image in (False, True):
+        xg = x.clone().requires_grad_()
+        loss = F.lovasz_softmax_loss(xg, t, ignore_index=255, per_image=per_image)
+        loss.backward()
+        assert torch.isfinite(loss) and torch.isfinite(xg.grad).all()
+        assert (xg.grad.movedim(1, -1)[t == 255] == 0).all()
+        want = R.lovasz_softmax_loss(torch.nan_to_num(x, posinf=0.0), t, ignore_index=255,
+                                     per_image=per_image)
+        np.testing.assert_allclose(loss.item(), want, rtol=1e-12)
+    xh, y = hinge_case(ignore_index=255)
+    y[0, 0, 0] = 255
+    xh[0, 0, 0] = float("nan")
+    xh.requires_grad_()
+    loss = F.lovasz_hinge_loss(xh, y, ignore_index=255)
+    loss.backward()
+    assert torch.isfinite(loss) and xh.grad[0, 0, 0] == 0 and torch.isfinite(xh.grad).all()
+
+
+@pytest.mark.parametrize("per_image", [False, True])
+def test_edge_cases_are_defined(per_image):
+    x = torch.randn(0, 3, 4, 4, requires_grad=True)
+    loss = F.lovasz_softmax_loss(x, torch.zeros(0, 4, 4, dtype=torch.long), per_image=per_image)
+    assert loss.item() == 0.0
+    loss.backward()
+    x = torch.randn(2, 3, 4, 4, requires_grad=True)
+    loss = F.lovasz_softmax_loss(x, torch.full((2, 4, 4), 7), ignore_index=7,
+                                 per_image=per_image)
+    assert loss.item() == 0.0
+    loss.backward()
+    assert (x.grad == 0).all()
+    x.grad = None
+    background = torch.zeros(2, 4, 4, dtype=torch.long)
+    loss = F.lovasz_softmax_loss(x, background, per_image=per_image)
+    np.testing.assert_allclose(loss.item(),
+                               R.lovasz_softmax_loss(x, background, per_image=per_image),
+                               rtol=1e-6)
+    loss.backward()
+    assert torch.isfinite(x.grad).all()
+    xh = torch.randn(2, 4, 4, requires_grad=True)
+    loss = F.lovasz_hinge_loss(xh, torch.full((2, 4, 4), 3), ignore_index=3,
+                               per_image=per_image)
+    assert loss.item() == 0.0
+    loss.backward()
+    assert (xh.grad == 0).all()
+
+
+@pytest.mark.parametrize("dtype", [torch.float16, torch.bfloat16, torch.float64])
+def test_precisions(dtype):
+    x, t = softmax_case(dtype=dtype)
+    x = x.requires_grad_()
+    loss = F.lovasz_softmax_loss(x, t, per_image=True)
+    assert loss.dtype == dtype
+    loss.backward()
+    assert x.grad.dtype == dtype and torch.isfinite(x.grad).all()
+    want = R.lovasz_softmax_loss(x.float(), t, per_image=True)
+    np.testing.assert_allclose(loss.item(), want, rtol=1e-2)
+    xh, y = hinge_case(dtype=dtype)
+    loss = F.lovasz_hinge_loss(xh, y)
+    assert loss.dtype == dtype
+    np.testing.assert_allclose(loss.item(), R.lovasz_hinge_loss(xh.float(), y), rtol=1e-2)
+
+
+def test_large_logits_stay_finite():
+    x, t = softmax_case(dtype=torch.float32)
+    x = (x.sign() * 1e4).requires_grad_()
+    loss = F.lovasz_softmax_loss(x, t)
+    loss.backward()
+    assert torch.isfinite(loss) and torch.isfinite(x.grad).all()
+
+
+# ---------------------------------------------------------------------------------------------
+# Lovasz hinge
+# ---------------------------------------------------------------------------------------------
+
+
+HINGE_OPTIONS = [{}, {"per_image": False}, {"ignore_index": 255},
+                 {"ignore_index": 0, "per_image": False}]
+
+
+@pytest.mark.parametrize("spatial", [(5, 6), (1, 3, 2, 4)], ids=["2d", "3d"])
+@pytest.mark.parametrize("opts", HINGE_OPTIONS)
+def test_hinge_matches_reference(spatial, opts):
+    x, y = hinge_case(spatial=spatial, ignore_index=opts.get("ignore_index"))
+    np.testing.assert_allclose(F.lovasz_hinge_loss(x, y, **opts).item(),
+                               R.lovasz_hinge_loss(x, y, **opts), rtol=1e-12, atol=1e-14)
+
+
+@pytest.mark.parametrize("opts", HINGE_OPTIONS)
+def test_hinge_gradcheck(opts):
+    x, y = hinge_case(spatial=(3, 4), ignore_index=opts.get("ignore_index"))
+    x.requires_grad_()
+    assert gradcheck(lambda a: F.lovasz_hinge_loss(a, y, **opts), (x,))
+
+
+def test_hinge_accepts_float_and_bool_targets():
+    x, y = hinge_case()
+    want = F.lovasz_hinge_loss(x, y)
+    torch.testing.assert_close(F.lovasz_hinge_loss(x, y.double()), want)
+    torch.testing.assert_close(F.lovasz_hinge_loss(x, y.bool()), want)
+
+
+def test_hinge_closed_form_equals_autograd_composition(monkeypatch):
+    x, y = hinge_case(ignore_index=255)
+    x.requires_grad_()
+    loss = F.lovasz_hinge_loss(x, y, ignore_index=255)
+    (g,) = torch.autograd.grad(loss, x)
+    monkeypatch.setattr(lovasz_impl, "is_compiling", lambda: True)
+    plain = F.lovasz_hinge_loss(x, y, ignore_index=255)
+    (g_plain,) = torch.autograd.grad(plain, x)
+    torch.testing.assert_close(loss, plain, rtol=1e-13, atol=1e-15)
+    torch.testing.assert_close(g, g_plain, rtol=1e-13, atol=1e-15)
+
+
+# ---------------------------------------------------------------------------------------------
+# Peers, modules, compile
+# ---------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("per_image", [False, True])
+@pytest.mark.parametrize("ignore_index", [None, 255])
+def test_matches_smp(per_image, ignore_index):
+    losses = load_smp_losses()
+    x, t = softmax_case(dtype=torch.float32, ignore_index=ignore_index)
+    x.requires_grad_()
+    peer = losses.LovaszLoss("multiclass", per_image=per_image, ignore_index=ignore_index)
+    want = peer(x, t)
+    (g_want,) = torch.autograd.grad(want, x)
+    got = F.lovasz_softmax_loss(x, t, per_image=per_image, ignore_index=ignore_index)
+    (g_got,) = torch.autograd.grad(got, x)
+    torch.testing.assert_close(got, want, rtol=1e-6, atol=1e-6)
+    torch.testing.assert_close(g_got, g_want, rtol=1e-5, atol=1e-7)
+    xh, y = hinge_case(dtype=torch.float32)
+    peer = losses.LovaszLoss("binary", per_image=per_image)
+    torch.testing.assert_close(F.lovasz_hinge_loss(xh, y, per_image=per_image), peer(xh, y),
+                               rtol=1e-6, atol=1e-6)
+
+
+def test_modules_equal_functional():
+    x, t = softmax_case(ignore_index=9)
+    module = focalkit.LovaszSoftmaxLoss(classes=[0, 1], per_image=True, ignore_index=9)
+    assert torch.equal(module(x, t), F.lovasz_softmax_loss(x, t, classes=[0, 1],
+                                                           per_image=True, ignore_index=9))
+    assert "per_image=True" in repr(module)
+    xh, y = hinge_case()
+    assert torch.equal(focalkit.LovaszHingeLoss(per_image=False)(xh, y),
+                       F.lovasz_hinge_loss(xh, y, per_image=False))
+
+
+def test_compile_matches_eager():
+    x, t = softmax_case(c=3, spatial=(4, 4), dtype=torch.float32)
+    fn = torch.compile(lambda a, b: F.lovasz_softmax_loss(a, b, per_image=True),
+                       backend="eager")
+    torch.testing.assert_close(fn(x, t), F.lovasz_softmax_loss(x, t, per_image=True))
+
+
+# ---------------------------------------------------------------------------------------------
+# Errors
+# ---------------------------------------------------------------------------------------------
+
+
+xs, ts = softmax_case(dtype=torch.float32)
+xb, yb = hinge_case(dtype=torch.float32)
+
+
+@pytest.mark.parametrize("kwargs,error,match", [
+    (dict(input=torch.randn(5)), ValueError, "with C >= 2 classes"),
+    (dict(input=torch.randn(2, 1, 5, 6)), ValueError, "with C >= 2 classes"),
+    (dict(input=ts.unsqueeze(1).repeat(1, 4, 1, 1)), TypeError, "floating-point"),
+    (dict(target=ts.float()), TypeError, "target must hold integer class indices"),
+    (dict(target=ts > 0), TypeError, "target must hold integer class indices"),
+    (dict(target=[0, 1]), TypeError, "target must be a torch.Tensor"),
+    (dict(target=ts[:, :4]), ValueError, r"target of class indices must have shape \(N, \*\)"),
+    (dict(target=ts + 4), ValueError, r"class indices must lie in \[0, 3\]"),
+    (dict(classes="some"), ValueError, "classes must be one of 'present', 'all'"),
+    (dict(classes=[4]), ValueError, r"classes must lie in \[0, 3\]"),
+    (dict(classes=[]), ValueError, "at least one class"),
+    (dict(ignore_index=2.0), TypeError, "ignore_index must be an int"),
+    (dict(from_logits=False), ValueError, r"must lie in \[0, 1\]"),
+])
+def test_softmax_error_table(kwargs, error, match):
+    kwargs = dict(kwargs)
+    input = kwargs.pop("input", xs)
+    target = kwargs.pop("target", ts)
+    with pytest.raises(error, match=match):
+        F.lovasz_softmax_loss(input, target, **kwargs)
+
+
+@pytest.mark.parametrize("kwargs,error,match", [
+    (dict(input=torch.tensor(1.0), target=torch.tensor(1)), ValueError, r"shape \(N, \*\)"),
+    (dict(input=yb), TypeError, "floating-point"),
+    (dict(target=yb[:, :2]), ValueError, "same shape as input"),
+    (dict(target=yb + 1), ValueError, "values must be 0 or 1; got 2"),
+    (dict(target=yb * 0.5), ValueError, "values must be 0 or 1; got 0.5"),
+    (dict(target=yb * 3, ignore_index=255), ValueError, "or equal ignore_index=255; got 3"),
+    (dict(target=yb.to(torch.complex64)), TypeError, "0/1 labels"),
+    (dict(ignore_index="x"), TypeError, "ignore_index must be an int"),
+])
+def test_hinge_error_table(kwargs, error, match):
+    kwargs = dict(kwargs)
+    input = kwargs.pop("input", xb)
+    target = kwargs.pop("target", yb)
+    with pytest.raises(error, match=match):
+        F.lovasz_hinge_loss(input, target, **kwargs)
+
+
+def test_module_errors():
+    with pytest.raises(ValueError, match="classes must be one of"):
+        focalkit.LovaszSoftmaxLoss(classes="every")
+    with pytest.raises(TypeError, match="ignore_index must be an int"):
+        focalkit.LovaszHingeLoss(ignore_index=0.5)
