@@ -1,0 +1,117 @@
+"""The documentation cannot drift from the code.
+
+* Every ```python block in ``docs/*.md`` runs, page by page, in one namespace per page.
+* The shell commands the pages show are checked: the README commands appear verbatim in the
+  README, and every ``focalkit ...`` command parses with the command line's own parser.
+* ``mkdocs build --strict`` passes (broken links, unresolved references, missing docstrings and
+  missing MathJax fail it); skipped when the ``docs`` extra is not installed.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shlex
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+DOCS = ROOT / "docs"
+PAGES = sorted(DOCS.glob("*.md"))
+# Libraries the migration notes compare against: a block that imports one of them is skipped
+# (and the page's other blocks still run) when it is not installed.
+PEERS = {"kornia", "monai", "segmentation_models_pytorch", "torchvision"}
+FENCE = re.compile(r"^```(\w+)[^\n]*\n(.*?)^```\s*$", re.MULTILINE | re.DOTALL)
+
+
+def blocks(page: Path, language: str) -> list[str]:
+    return [body for lang, body in FENCE.findall(page.read_text()) if lang == language]
+
+
+@pytest.mark.parametrize("page", PAGES, ids=[p.name for p in PAGES])
+def test_python_blocks_run(page, tmp_path, monkeypatch):
+    code = blocks(page, "python")
+    if not code:
+        pytest.skip("no python blocks")
+    monkeypatch.chdir(tmp_path)
+    pytest.importorskip("torch")
+    import torch
+
+    torch.manual_seed(0)
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)  # tiny tensors: extra threads only wait on each other
+    namespace: dict = {"__name__": f"docs_{page.stem.replace('-', '_')}"}
+    missing = []
+    try:
+        for number, source in enumerate(code, 1):
+            try:
+                exec(compile(source, f"{page.name}[block {number}]", "exec"), namespace)
+            except ModuleNotFoundError as err:
+                if (err.name or "").split(".")[0] not in PEERS:
+                    raise
+                missing.append(f"block {number} needs {err.name}")
+            except Exception as err:
+                raise AssertionError(f"{page.name}, python block {number} failed: {err!r}\n"
+                                     f"{source}") from err
+    finally:
+        torch.set_num_threads(threads)
+    if missing:
+        pytest.skip(f"the other blocks ran; {', '.join(missing)} (not installed)")
+
+
+def shell_commands() -> list[tuple[str, str]]:
+    found = []
+    for page in PAGES:
+        for body in blocks(page, "bash"):
+            for line in body.splitlines():
+                line = line.strip()
+                if line and not line.startswith("#"):
+                    found.append((page.name, line))
+    return found
+
+
+def test_readme_commands_are_quoted_verbatim():
+    readme = (ROOT / "README.md").read_text()
+    page = DOCS / "getting-started.md"
+    quoted = [line for body in blocks(page, "bash") for line in body.splitlines()
+              if "pytest" in line or "focalkit demo" in line]
+    assert quoted, "getting-started.md shows no README command"
+    for line in quoted:
+        assert line in readme, f"getting-started.md shows a command the README lacks: {line}"
+
+
+FOCALKIT_COMMANDS = [(page, part) for page, line in shell_commands()
+                     for part in re.split(r"\s*&&\s*", line)
+                     if part.startswith("focalkit ")]
+
+
+@pytest.mark.parametrize("page,command", FOCALKIT_COMMANDS,
+                         ids=[c for _, c in FOCALKIT_COMMANDS] or None)
+def test_focalkit_commands_parse(page, command):
+    cli = pytest.importorskip("focalkit.cli")
+    parser = cli.build_parser()
+    args = shlex.split(command)[1:]
+    try:
+        parser.parse_args(args)
+    except SystemExit as exit:
+        raise AssertionError(f"{page}: `{command}` does not parse (exit {exit.code})") from exit
+
+
+def test_mkdocs_build_strict(tmp_path):
+    for module in ("mkdocs", "material", "mkdocstrings", "mkdocstrings_handlers.python",
+                   "mathjax"):
+        pytest.importorskip(module)
+    env = {**os.environ, "NO_MKDOCS_2_WARNING": "1"}
+    result = subprocess.run(
+        [sys.executable, "-m", "mkdocs", "build", "--strict", "--site-dir", str(tmp_path)],
+        cwd=ROOT, capture_output=True, text=True, env=env, timeout=300)
+    assert result.returncode == 0, result.stdout + result.stderr
+    scripts = set()
+    for html in tmp_path.rglob("*.html"):
+        scripts.update(re.findall(r"<script[^>]*\ssrc=\"([^\"]+)\"", html.read_text()))
+    external = sorted(s for s in scripts if re.match(r"(https?:)?//", s))
+    assert not external, f"the site loads scripts from outside: {external}"
+    assert (tmp_path / "javascripts" / "mathjax" / "tex-svg-full.js").is_file()
