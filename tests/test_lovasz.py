@@ -51,6 +51,21 @@ def test_softmax_matches_reference(spatial, opts):
                                atol=1e-14)
 
 
+@pytest.mark.parametrize("opts", SOFTMAX_OPTIONS)
+def test_float32_radix_path_matches_reference(opts):
+    x, t = softmax_case(n=3, c=5, spatial=(24, 20), ignore_index=opts.get("ignore_index"),
+                        dtype=torch.float32)
+    want = R.lovasz_softmax_loss(x, t, **opts)
+    np.testing.assert_allclose(F.lovasz_softmax_loss(x, t, **opts).item(), want, rtol=1e-5)
+    with torch.no_grad():
+        np.testing.assert_allclose(F.lovasz_softmax_loss(x, t, **opts).item(), want, rtol=1e-5)
+    xg = x.double().requires_grad_()
+    (g64,) = torch.autograd.grad(F.lovasz_softmax_loss(xg, t, **opts), xg)
+    xg = x.clone().requires_grad_()
+    (g32,) = torch.autograd.grad(F.lovasz_softmax_loss(xg, t, **opts), xg)
+    torch.testing.assert_close(g32, g64.float(), rtol=1e-4, atol=1e-7)
+
+
 @pytest.mark.parametrize("per_image", [False, True])
 def test_softmax_probabilities_match_reference(per_image):
     x, t = softmax_case()

@@ -82,19 +82,33 @@ def lovasz_grad(fg_sorted: Tensor, valid_sorted: Tensor | None = None, *,
         tensor([[0.5000, 0.1667, 0.3333, 0.0000]])
     """
     rows, length = fg_sorted.shape
-    count_dtype = dtype if length < 2 ** 24 else torch.float64
-    fg = fg_sorted.cumsum(1, dtype=count_dtype)
+    count_dtype = _count_dtype(length, dtype)
     if valid_sorted is None:
-        seen = torch.arange(1, length + 1, dtype=count_dtype, device=fg.device).expand(rows,
-                                                                                    length)
+        seen = torch.arange(1, length + 1, dtype=count_dtype, device=fg_sorted.device)
     else:
         seen = valid_sorted.cumsum(1, dtype=count_dtype)
-    total = fg[:, -1:] if length else fg
-    jac = seen / (seen - fg + total).clamp_min(1.0)
-    weights = torch.empty_like(jac)
-    if length:
-        weights[:, :1] = jac[:, :1]
-        torch.sub(jac[:, 1:], jac[:, :-1], out=weights[:, 1:])
+    return _lovasz_weights(fg_sorted, seen, dtype)
+
+
+def _count_dtype(length: int, dtype: torch.dtype) -> torch.dtype:
+    """A dtype in which counts up to ``length`` are exact."""
+    return dtype if length < 2 ** 24 or dtype == torch.float64 else torch.float64
+
+
+def _lovasz_weights(fg_sorted: Tensor, seen: Tensor, dtype: torch.dtype) -> Tensor:
+    """:func:`lovasz_grad` given ``seen``, the running count of valid positions (or a row
+    broadcast to all rows), in a dtype from :func:`_count_dtype`."""
+    rows, length = fg_sorted.shape
+    if length == 0:
+        return torch.zeros((rows, 0), dtype=dtype, device=fg_sorted.device)
+    fg = fg_sorted.cumsum(1, dtype=seen.dtype)
+    union = torch.sub(seen, fg).add_(fg[:, -1:])
+    if seen.dim() == 2:
+        union.clamp_min_(1.0)  # 0 only before the first valid position, where seen is 0 too
+    jac = torch.div(seen, union, out=union)
+    weights = fg
+    weights[:, :1] = jac[:, :1]
+    torch.sub(jac[:, 1:], jac[:, :-1], out=weights[:, 1:])
     return weights.to(dtype)
 
 
@@ -121,15 +135,30 @@ def _row_weights(present: Tensor, per_image: bool) -> Tensor:
 # ---------------------------------------------------------------------------------------------
 
 
-def _softmax_rows(input: Tensor, target: Tensor, ignore_index: int | None, from_logits: bool,
-                  per_image: bool, classes: object, differentiable: bool):
-    """Probabilities, foreground mask, sorted rows and their weights, for both paths.
+def _sort_descending(rows: Tensor) -> Tensor:
+    """Flat indices into ``rows`` that sort each row in decreasing order.
 
-    Returns ``(p, fg, valid, values, perm, weights, row_weights)`` where ``values``/``perm``
-    are the row-sorted errors of shape ``(N*C, M)`` (``per_image``) or ``(C, N*M)``.
+    float32 rows of errors (non-negative, with -1 marking ignored positions) are sorted as one
+    flat int64 array with key ``row * 2**32 + (2**31 - 1 - bits)``: the bit pattern of a
+    non-negative float orders like the float, and one parallel radix sort of the whole batch
+    is faster than a comparison sort per row. Other dtypes take a batched row sort.
     """
+    num_rows, length = rows.shape
+    if rows.dtype == torch.float32:
+        offsets = torch.arange(num_rows, dtype=torch.int64, device=rows.device)
+        offsets = offsets.mul_(2 ** 32).add_(2 ** 31 - 1).unsqueeze(1)
+        keys = rows.view(torch.int32).to(torch.int64)
+        torch.sub(offsets, keys, out=keys)
+        return torch.sort(keys.view(-1))[1]
+    perm = torch.sort(rows, dim=1, descending=True)[1]
+    starts = torch.arange(0, num_rows * length, length, device=rows.device).unsqueeze(1)
+    return perm.add_(starts).view(-1)
+
+
+def _prepare_softmax(input: Tensor, target: Tensor, ignore_index: int | None,
+                     from_logits: bool) -> tuple[Tensor, Tensor, Tensor | None]:
+    """Probabilities ``(N, C, M)``, foreground mask ``(N, C, M)`` and validity ``(N, M)``."""
     n, c = input.shape[0], input.shape[1]
-    dtype = compute_dtype(input)
     m = math.prod(input.shape[2:])
     x = input.reshape(n, c, m)
     t = target.reshape(n, m)
@@ -138,65 +167,93 @@ def _softmax_rows(input: Tensor, target: Tensor, ignore_index: int | None, from_
         valid = t != ignore_index
         t = torch.where(valid, t, c)
         x = torch.where(valid.unsqueeze(1), x, 0.0)
-    x = x.to(dtype)
+    x = x.to(compute_dtype(input))
     p = torch.softmax(x, dim=1) if from_logits else x
     labels = _small_labels(t, c)
-    class_ids = torch.arange(c, device=input.device, dtype=labels.dtype)
-    fg = labels.unsqueeze(1) == class_ids.view(1, c, 1)
-    if differentiable:
-        errors = torch.where(fg, 1.0 - p, p)
-    else:
-        errors = p.neg().add_(fg).abs_()
-    if valid is not None:
-        errors = errors.masked_fill(~valid.unsqueeze(1), -1.0)
-    if per_image:
-        rows = errors.reshape(n * c, m)
-    else:
-        rows = errors.transpose(0, 1).reshape(c, n * m)
-    values, perm = torch.sort(rows, dim=1, descending=True)
-    if per_image:
-        sorted_labels = labels.unsqueeze(1).expand(n, c, m).gather(2, perm.view(n, c, m))
-        fg_sorted = (sorted_labels == class_ids.view(1, c, 1)).view(n * c, m)
-        counts = fg.sum(dim=2)
-    else:
-        sorted_labels = labels.reshape(1, n * m).expand(c, n * m).gather(1, perm)
-        fg_sorted = sorted_labels == class_ids.view(c, 1)
-        counts = fg.sum(dim=(0, 2))
-    valid_sorted = None if valid is None else (sorted_labels != c).view(fg_sorted.shape)
-    weights = lovasz_grad(fg_sorted, valid_sorted, dtype=dtype)
+    fg = labels.unsqueeze(1) == torch.arange(c, device=input.device,
+                                             dtype=labels.dtype).view(1, c, 1)
+    return p, fg, valid
+
+
+def _class_weights(fg: Tensor, classes: object, per_image: bool, dtype: torch.dtype) -> Tensor:
+    """Weight of every row, ``(N*C, 1)`` or ``(C, 1)``: the mean over chosen classes (and
+    images)."""
+    counts = fg.sum(dim=2) if per_image else fg.sum(dim=(0, 2))
     if isinstance(classes, str):
-        present = counts > 0 if classes == "present" else torch.ones_like(counts, dtype=torch.bool)
+        present = counts > 0 if classes == "present" else torch.ones_like(counts,
+                                                                          dtype=torch.bool)
     else:
-        present = torch.zeros(c, dtype=torch.bool, device=input.device)
+        present = torch.zeros(fg.shape[1], dtype=torch.bool, device=fg.device)
         present[list(classes)] = True
         present = present.expand_as(counts)
-    row_weights = _row_weights(present.to(dtype), per_image).reshape(-1, 1)
-    return p, fg, valid, values, perm, weights, row_weights
+    return _row_weights(present.to(dtype), per_image).reshape(-1, 1)
+
+
+def _as_rows(tensor: Tensor, per_image: bool) -> Tensor:
+    """``(N, C, M)`` to one row per (image, class) or per class (a copy only for the latter)."""
+    n, c, m = tensor.shape
+    if per_image:
+        return tensor.reshape(n * c, m)
+    return tensor.transpose(0, 1).reshape(c, n * m)
 
 
 class _LovaszSoftmaxFunction(torch.autograd.Function):
-    """One batched sort; the input gradient is formed in the forward pass and saved alone."""
+    """One batched sort; the input gradient is formed in the forward pass and saved alone.
+
+    The errors are written straight into the row layout, sorted once, and the foreground mask
+    is gathered with the same permutation. With ``w`` the row weights times the Lovasz
+    weights, the gradient with respect to the probabilities is ``w`` scattered back to the
+    unsorted positions, negated on the foreground; the softmax Jacobian is applied in place.
+    """
 
     @staticmethod
     def forward(ctx, x, target, ignore_index, from_logits, per_image, classes):
-        p, fg, valid, values, perm, weights, row_weights = _softmax_rows(
-            x, target, ignore_index, from_logits, per_image, classes, differentiable=False)
-        loss = ((values * weights).sum(dim=1, keepdim=True) * row_weights).sum()
-        grad = None
-        if ctx.needs_input_grad[0]:
-            n, c, m = p.shape
-            scattered = torch.empty_like(weights).scatter_(1, perm, weights.mul_(row_weights))
-            del perm, values
+        p, fg, valid = _prepare_softmax(x, target, ignore_index, from_logits)
+        n, c, m = p.shape
+        dtype = p.dtype
+        if per_image:
+            errors = torch.empty((n, c, m), dtype=dtype, device=x.device)
+            layout, rows = errors, errors.view(n * c, m)
+        else:
+            errors = torch.empty((c, n, m), dtype=dtype, device=x.device)
+            layout, rows = errors.transpose(0, 1), errors.view(c, n * m)
+        torch.sub(p, fg.view(torch.uint8), out=layout).abs_()
+        if valid is not None:
+            layout.masked_fill_(~valid.unsqueeze(1), -1.0)
+        perm = _sort_descending(rows)
+        fg_sorted = _as_rows(fg, per_image).reshape(-1).gather(0, perm).view(rows.shape)
+        count_dtype = _count_dtype(rows.shape[1], dtype)
+        seen = torch.arange(1, rows.shape[1] + 1, dtype=count_dtype, device=x.device)
+        if valid is not None:
+            # Ignored positions sort last: the running count stops at the row's valid count.
+            valid_counts = valid.sum(dim=1, keepdim=True)
             if per_image:
-                d_err = scattered.view(n, c, m)
+                valid_counts = valid_counts.repeat_interleave(c, dim=0)
             else:
-                d_err = scattered.view(c, n, m).transpose(0, 1)
-            d_p = torch.where(fg, -d_err, d_err)
+                valid_counts = valid_counts.sum().reshape(1, 1)
+            seen = torch.minimum(seen, valid_counts.to(count_dtype))
+        weights = _lovasz_weights(fg_sorted, seen, dtype)
+        weights.mul_(_class_weights(fg, classes, per_image, dtype))
+        grad = None
+        if not ctx.needs_input_grad[0]:
+            values = rows.view(-1).gather(0, perm).view(rows.shape)
+            loss = torch.bmm(values.unsqueeze(1), weights.unsqueeze(2)).sum()
+        else:
+            # sum_k values_k w_k = sum_j errors_j w_rank(j): scatter w, then a dot per row.
+            flat = torch.empty(weights.numel(), dtype=dtype, device=x.device)
+            flat.scatter_(0, perm, weights.view(-1))
+            del perm, weights, fg_sorted
+            loss = torch.bmm(rows.unsqueeze(1), flat.view(rows.shape).unsqueeze(2)).sum()
+            del errors, layout, rows
+            d_p = flat.view(n, c, m) if per_image else flat.view(c, n, m).transpose(0, 1)
+            d_p.addcmul_(d_p, fg, value=-2.0)
+            grad = torch.empty((n, c, m), dtype=dtype, device=x.device)
             if from_logits:
-                d_p = p * (d_p - (p * d_p).sum(dim=1, keepdim=True))
-            if valid is not None:
-                d_p = d_p.masked_fill_(~valid.unsqueeze(1), 0.0)
-            grad = d_p.to(x.dtype).reshape(x.shape)
+                dot = torch.mul(p, d_p).sum(dim=1, keepdim=True)
+                torch.sub(d_p, dot, out=grad).mul_(p)
+            else:
+                grad.copy_(d_p)
+            grad = grad.to(x.dtype).view(x.shape)
         ctx.options = (ignore_index, from_logits, per_image, classes)
         ctx.save_for_backward(x, target, grad)
         return loss.to(x.dtype)
@@ -215,8 +272,15 @@ class _LovaszSoftmaxFunction(torch.autograd.Function):
 
 def _lovasz_softmax_plain(input, target, ignore_index, from_logits, per_image, classes):
     """The same loss as a composition of differentiable operations (autograd's gradient)."""
-    _, _, _, values, _, weights, row_weights = _softmax_rows(
-        input, target, ignore_index, from_logits, per_image, classes, differentiable=True)
+    p, fg, valid = _prepare_softmax(input, target, ignore_index, from_logits)
+    errors = torch.where(fg, 1.0 - p, p)
+    if valid is not None:
+        errors = errors.masked_fill(~valid.unsqueeze(1), -1.0)
+    values, perm = torch.sort(_as_rows(errors, per_image), dim=1, descending=True)
+    fg_sorted = _as_rows(fg, per_image).gather(1, perm)
+    valid_sorted = None if valid is None else values.detach() >= 0
+    weights = lovasz_grad(fg_sorted, valid_sorted, dtype=p.dtype)
+    row_weights = _class_weights(fg, classes, per_image, p.dtype)
     return ((values * weights).sum(dim=1, keepdim=True) * row_weights).sum().to(input.dtype)
 
 
