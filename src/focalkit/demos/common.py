@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import datetime
 import importlib
@@ -9,7 +10,7 @@ import json
 import math
 import platform
 import tempfile
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -110,6 +111,20 @@ def resolve_device(name: str | None) -> Any:
         raise DemoError("--device cuda was requested but CUDA is not available on this machine",
                         status=2)
     return device
+
+
+@contextlib.contextmanager
+def torch_threads(count: int | None) -> Iterator[None]:
+    """Run the body with ``count`` intra-op CPU threads in torch (None: leave as is)."""
+    import torch
+
+    before = torch.get_num_threads()
+    if count is not None:
+        torch.set_num_threads(count)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)
 
 
 def library_versions() -> dict[str, str]:

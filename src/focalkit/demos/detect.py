@@ -33,6 +33,7 @@ from .common import (
     progress,
     require,
     resolve_device,
+    torch_threads,
     write_csv,
     write_json,
 )
@@ -66,6 +67,7 @@ class DetectConfig:
         device: torch device; None picks CUDA when available, else CPU.
         out: output folder; None makes ``focalkit-runs/<timestamp>``.
         quiet: hide the progress bars.
+        threads: CPU threads for torch; None leaves torch's default.
         batch_size: images per SGD step.
         lr: SGD learning rate.
         momentum: SGD momentum.
@@ -80,6 +82,7 @@ class DetectConfig:
     device: str | None = None
     out: str | None = None
     quiet: bool = False
+    threads: int | None = None
     batch_size: int = 8
     lr: float = 0.01
     momentum: float = 0.9
@@ -194,7 +197,11 @@ def run(cfg: DetectConfig, stream: TextIO | None = None) -> dict:
     Raises:
         DemoError: for a missing optional package or an unusable output folder or device.
     """
-    stream = sys.stdout if stream is None else stream
+    with torch_threads(cfg.threads):
+        return _run(cfg, sys.stdout if stream is None else stream)
+
+
+def _run(cfg: DetectConfig, stream: TextIO) -> dict:
     require("sklearn", "matplotlib", "tqdm")
     import torch
 

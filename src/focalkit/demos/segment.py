@@ -32,6 +32,7 @@ from .common import (
     progress,
     require,
     resolve_device,
+    torch_threads,
     write_csv,
     write_json,
 )
@@ -45,7 +46,7 @@ LOSSES: dict[str, tuple[str, str]] = {
     "focal-dice": ("focal + Dice", "focal + Dice"),
 }
 
-DEFAULTS = {"epochs": 12, "train_images": 192, "test_images": 64, "size": 64}
+DEFAULTS = {"epochs": 20, "train_images": 192, "test_images": 64, "size": 64}
 EXAMPLES = 3
 
 
@@ -63,6 +64,7 @@ class SegmentConfig:
         device: torch device; None picks CUDA when available, else CPU.
         out: output folder; None makes ``focalkit-runs/<timestamp>``.
         quiet: hide the progress bars.
+        threads: CPU threads for torch; None leaves torch's default.
         batch_size: images per step.
         lr: Adam learning rate.
         width: channels of the hidden layers.
@@ -77,6 +79,7 @@ class SegmentConfig:
     device: str | None = None
     out: str | None = None
     quiet: bool = False
+    threads: int | None = None
     batch_size: int = 16
     lr: float = 3e-3
     width: int = 16
@@ -209,7 +212,11 @@ def run(cfg: SegmentConfig, stream: TextIO | None = None) -> dict:
     Raises:
         DemoError: for a missing optional package or an unusable output folder or device.
     """
-    stream = sys.stdout if stream is None else stream
+    with torch_threads(cfg.threads):
+        return _run(cfg, sys.stdout if stream is None else stream)
+
+
+def _run(cfg: SegmentConfig, stream: TextIO) -> dict:
     require("matplotlib", "tqdm")
     import torch
 
