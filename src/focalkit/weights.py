@@ -95,7 +95,8 @@ def class_weights(counts_or_labels: object, method: str = "inverse", *, beta: fl
                              f"[{array.min()}, {array.max()}]")
         counts = np.bincount(array, minlength=num_classes).astype(np.float64)
     if method == "effective_number":
-        weights = (1.0 - beta) / (1.0 - np.power(beta, counts))
+        with np.errstate(divide="ignore", invalid="ignore"):  # empty classes, replaced below
+            weights = (1.0 - beta) / (1.0 - np.power(beta, counts))
         weights[counts == 0] = 1.0 if beta == 0.0 else weights[counts > 0].max(initial=1.0)
     else:
         if (counts == 0).any():

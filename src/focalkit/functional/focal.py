@@ -256,12 +256,13 @@ class _SigmoidFocalFunction(torch.autograd.Function):
     def backward(ctx, grad_output):
         x, y, grad, count, alpha_t, pos_weight, weight = ctx.saved_tensors
         alpha = alpha_t if alpha_t is not None else ctx.alpha_scalar
-        scale = grad_output
+        # In the compute dtype: a count above 65504 would be inf in float16.
+        dtype = compute_dtype(x)
+        scale = grad_output.to(dtype)
         if ctx.reduction == "mean":
-            scale = grad_output / count.clamp_min(1).to(grad_output.dtype)
+            scale = scale / count.clamp_min(1).to(dtype)
         if torch.is_grad_enabled():
             # Higher-order gradients: the same closed form, written with differentiable ops.
-            dtype = compute_dtype(x)
             xc, yc = x.to(dtype), y.to(dtype)
             if ctx.ignore_index is not None:
                 valid = yc != ctx.ignore_index
@@ -270,7 +271,11 @@ class _SigmoidFocalFunction(torch.autograd.Function):
             if ctx.ignore_index is not None:
                 dx = torch.where(valid, dx, 0.0)
             return (dx * scale).to(x.dtype), None, None, None, None, None, None, None
-        return grad * scale.to(grad.dtype), None, None, None, None, None, None, None
+        if grad.dtype != dtype:
+            grad = (grad.to(dtype) * scale).to(grad.dtype)
+        else:
+            grad = grad * scale
+        return grad, None, None, None, None, None, None, None
 
 
 def _as_optional_tensor(name: str, value: object, input: Tensor) -> Tensor | None:
@@ -458,9 +463,9 @@ class _SoftmaxFocalFunction(torch.autograd.Function):
     def forward(ctx, x, target, alpha, gamma, ignore_index, reduction):
         dtype = compute_dtype(x)
         n, c = x.shape[0], x.shape[1]
-        x3 = x.reshape(n, c, -1)
-        t2 = target.reshape(n, -1)
-        positions = x3.shape[2]
+        positions = target[0].numel() if n else 0
+        x3 = x.reshape(n, c, positions)
+        t2 = target.reshape(n, positions)
         need_grad = ctx.needs_input_grad[0]
         alpha_c = None if alpha is None else alpha.to(dtype)
         lse = torch.empty((n, positions), dtype=dtype, device=x.device)
@@ -470,8 +475,12 @@ class _SoftmaxFocalFunction(torch.autograd.Function):
             for cols in _blocks.column_blocks(positions, c, _blocks.CLASS_BLOCK):
                 xb = x3[i, :, cols].to(dtype)
                 valid, t = _index_mask(t2[i, cols], ignore_index)
-                lse_b = torch.logsumexp(xb, dim=0)
-                log_pt = xb.gather(0, t.unsqueeze(0)).squeeze(0) - lse_b
+                # log p_t = (x_t - max) - log(sum exp(x - max)), as log_softmax forms it: the
+                # error stays at the rounding of 1, not of the largest logit.
+                top = xb.amax(dim=0)
+                log_norm = (xb - top).exp_().sum(dim=0).log_()
+                log_pt = (xb.gather(0, t.unsqueeze(0)).squeeze(0) - top) - log_norm
+                lse_b = top + log_norm
                 alpha_t = None if alpha_c is None else alpha_c[t]
                 loss_b, coeff_b = _focal_index_terms(log_pt, alpha_t, gamma, need_grad)
                 if valid is not None:
@@ -497,12 +506,15 @@ class _SoftmaxFocalFunction(torch.autograd.Function):
     def backward(ctx, grad_output):
         x, target, alpha, lse, coeff, count = ctx.saved_tensors
         n, c = x.shape[0], x.shape[1]
+        positions = target[0].numel() if n else 0
+        # In the compute dtype: a count above 65504 would be inf in float16.
+        dtype = compute_dtype(x)
         if ctx.reduction == "none":
-            scale = grad_output.reshape(n, -1)
+            scale = grad_output.reshape(n, positions).to(dtype)
         elif ctx.reduction == "mean":
-            scale = grad_output / count.clamp_min(1).to(grad_output.dtype)
+            scale = grad_output.to(dtype) / count.clamp_min(1).to(dtype)
         else:
-            scale = grad_output
+            scale = grad_output.to(dtype)
         if torch.is_grad_enabled():
             # Higher-order gradients: the same closed form, written with differentiable ops.
             dx = _softmax_focal_index_grad(x, target, alpha, ctx.gamma, ctx.ignore_index)
@@ -511,11 +523,9 @@ class _SoftmaxFocalFunction(torch.autograd.Function):
             else:
                 dx = dx * scale
             return dx.to(x.dtype), None, None, None, None, None
-        dtype = lse.dtype
-        x3 = x.reshape(n, c, -1)
-        t2 = target.reshape(n, -1)
-        positions = x3.shape[2]
-        g = coeff * scale.to(dtype)
+        x3 = x.reshape(n, c, positions)
+        t2 = target.reshape(n, positions)
+        g = coeff * scale
         grad = torch.empty(x3.shape, dtype=x.dtype, device=x.device)
         for i in range(n):
             for cols in _blocks.column_blocks(positions, c, _blocks.CLASS_BLOCK):
