@@ -100,6 +100,33 @@ def test_focalkit_commands_parse(page, command):
         raise AssertionError(f"{page}: `{command}` does not parse (exit {exit.code})") from exit
 
 
+IMAGE = re.compile(r"!\[[^\]]*\]\((images/[^)]+\.png)\)")
+
+
+def test_figures_state_the_command_that_made_them():
+    cli = pytest.importorskip("focalkit.cli")
+    parser = cli.build_parser()
+    for page in PAGES:
+        text = page.read_text()
+        for match in IMAGE.finditer(text):
+            image = match.group(1)
+            caption = text[match.end():match.end() + 600].split("\n\n")[1]
+            made = [c for c in re.findall(r"`(focalkit [^`]+)`", caption)
+                    if _writes(c, f"docs/{image}")]
+            assert made, f"{page.name}: no `focalkit ... --out` command under {image}"
+            parser.parse_args(shlex.split(made[0])[1:])
+            assert (DOCS / image).is_file(), f"{page.name}: {image} is missing"
+
+
+def _writes(command: str, path: str) -> bool:
+    """Whether ``command``'s ``--out`` is ``path`` or a folder that holds it."""
+    words = shlex.split(command)
+    if "--out" not in words[:-1]:
+        return False
+    out = words[words.index("--out") + 1].rstrip("/")
+    return path == out or path.startswith(out + "/")
+
+
 def test_mkdocs_build_strict(tmp_path):
     for module in ("mkdocs", "material", "mkdocstrings", "mkdocstrings_handlers.python",
                    "mathjax"):
