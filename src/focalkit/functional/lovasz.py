@@ -147,8 +147,8 @@ def _sort_descending(rows: Tensor) -> Tensor:
     if rows.dtype == torch.float32:
         offsets = torch.arange(num_rows, dtype=torch.int64, device=rows.device)
         offsets = offsets.mul_(2 ** 32).add_(2 ** 31 - 1).unsqueeze(1)
-        keys = rows.view(torch.int32).to(torch.int64)
-        torch.sub(offsets, keys, out=keys)
+        keys = torch.empty((num_rows, length), dtype=torch.int64, device=rows.device)
+        torch.sub(offsets, rows.view(torch.int32), out=keys)
         return torch.sort(keys.view(-1))[1]
     perm = torch.sort(rows, dim=1, descending=True)[1]
     starts = torch.arange(0, num_rows * length, length, device=rows.device).unsqueeze(1)
