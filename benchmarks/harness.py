@@ -1,0 +1,376 @@
+"""Shared benchmark harness: alternating rounds, medians, saved-for-backward bytes, CSV, markdown.
+
+Run the benchmark scripts from the repository root, e.g. ``python benchmarks/focal.py``; they
+import this module as ``harness``.
+
+A *variant* is a callable ``setup(shape) -> (inputs, fn)``: ``inputs`` is a tuple of tensors and
+``fn(*inputs)`` returns a scalar loss. Tensors in ``inputs`` that require grad are the
+parameters; their ``.grad`` is reset to None before every call, as
+``optimizer.zero_grad(set_to_none=True)`` does in training.
+
+:func:`compare` runs every variant of one problem in the same process: one warm-up call each,
+then ``rounds`` rounds in which every variant runs once, the order rotating from round to round
+so that none always runs right after the same neighbour. Each call is timed as forward plus
+``loss.backward()``; the forward part is taken from the same call. Memory saved for backward
+is measured in a separate, untimed call with :func:`torch.autograd.graph.saved_tensors_hooks`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import datetime
+import importlib.util
+import os
+import platform
+import statistics
+import sys
+import time
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+import torch
+
+Variant = Callable[[tuple], tuple[tuple, Callable[..., torch.Tensor]]]
+
+COLUMNS = [
+    "timestamp", "machine", "torch", "threads", "benchmark", "shape", "variant", "rounds",
+    "median_ms", "spread", "min_ms", "max_ms", "forward_ms", "warmup_ms", "saved_bytes",
+    "extra_saved_bytes", "input_bytes", "baseline_speedup", "loss", "load", "note",
+]
+
+
+def cli(description: str, argv: Sequence[str] | None = None) -> argparse.Namespace:
+    """Parse the flags every benchmark script shares and apply ``--threads``.
+
+    Flags: ``--threads`` (default 2), ``--rounds`` (default 7), ``--quick`` (small shapes, for
+    a smoke run), ``--csv`` and ``--md`` (output paths), ``--no-render``.
+    """
+    parser = argparse.ArgumentParser(description=description)
+    parser.add_argument("--threads", type=int, default=2, help="torch intra-op threads (2)")
+    parser.add_argument("--rounds", type=int, default=7, help="timed rounds per variant (7)")
+    parser.add_argument("--quick", action="store_true", help="small shapes, for a smoke run")
+    parser.add_argument("--csv", default="benchmarks/results.csv", help="CSV to append to")
+    parser.add_argument("--md", default="docs/benchmarks.md", help="markdown to render")
+    parser.add_argument("--no-render", action="store_true", help="do not rewrite the markdown")
+    args = parser.parse_args(argv)
+    torch.set_num_threads(args.threads)
+    return args
+
+
+def machine() -> str:
+    """Host name, CPU model, architecture and logical CPU count."""
+    model = platform.processor() or "unknown CPU"
+    try:
+        with open("/proc/cpuinfo") as handle:
+            for line in handle:
+                if line.startswith("model name"):
+                    model = line.split(":", 1)[1].strip()
+                    break
+    except OSError:
+        pass
+    return f"{platform.node()}: {model}, {platform.machine()}, {os.cpu_count()} CPUs"
+
+
+def load_smp_losses():
+    """``segmentation_models_pytorch.losses`` loaded without the package's ``__init__``.
+
+    The package ``__init__`` imports the model zoo and its dependencies; the losses
+    sub-package needs only torch and numpy. It is loaded under a private module name so the
+    real package name stays free. Raises ImportError when smp is not installed.
+    """
+    name = "_smp_losses"
+    if name in sys.modules:
+        return sys.modules[name]
+    spec = importlib.util.find_spec("segmentation_models_pytorch")
+    if spec is None or not spec.submodule_search_locations:
+        raise ImportError("segmentation_models_pytorch is not installed")
+    folder = Path(next(iter(spec.submodule_search_locations))) / "losses"
+    losses_spec = importlib.util.spec_from_file_location(
+        name, folder / "__init__.py", submodule_search_locations=[str(folder)])
+    if losses_spec is None or losses_spec.loader is None:
+        raise ImportError(f"cannot load {folder}")
+    module = importlib.util.module_from_spec(losses_spec)
+    sys.modules[name] = module
+    try:
+        losses_spec.loader.exec_module(module)
+    except Exception:
+        del sys.modules[name]
+        raise
+    return module
+
+
+def _load() -> float:
+    """One-minute load average (0 where the platform has none)."""
+    return os.getloadavg()[0] if hasattr(os, "getloadavg") else 0.0
+
+
+def _params(inputs: tuple) -> list[torch.Tensor]:
+    return [t for t in inputs if isinstance(t, torch.Tensor) and t.requires_grad]
+
+
+def _step(inputs: tuple, fn) -> tuple[float, float, float]:
+    """One forward+backward call: (total seconds, forward seconds, loss value)."""
+    for t in _params(inputs):
+        t.grad = None
+    start = time.perf_counter()
+    loss = fn(*inputs)
+    middle = time.perf_counter()
+    loss.backward()
+    end = time.perf_counter()
+    return end - start, middle - start, float(loss.detach())
+
+
+def saved_bytes(inputs: tuple, fn) -> tuple[int, int]:
+    """Bytes of the distinct storages saved for backward: (all, those not among ``inputs``)."""
+    storages: dict[int, int] = {}
+
+    def pack(tensor):
+        storage = tensor.untyped_storage()
+        storages[storage.data_ptr()] = storage.nbytes()
+        return tensor
+
+    for t in _params(inputs):
+        t.grad = None
+    with torch.autograd.graph.saved_tensors_hooks(pack, lambda tensor: tensor):
+        loss = fn(*inputs)
+    loss.backward()
+    given = {t.untyped_storage().data_ptr() for t in inputs if isinstance(t, torch.Tensor)}
+    total = sum(storages.values())
+    extra = sum(size for ptr, size in storages.items() if ptr not in given)
+    return total, extra
+
+
+def _input_bytes(inputs: tuple) -> int:
+    """Bytes of the tensors that require grad (the logits), or of all tensors if none do."""
+    tensors = _params(inputs) or [t for t in inputs if isinstance(t, torch.Tensor)]
+    return sum({t.untyped_storage().data_ptr(): t.untyped_storage().nbytes()
+                for t in tensors}.values())
+
+
+def agree(shape: tuple, variants: dict[str, Variant], *, baseline: str = "focalkit",
+          scales: dict[str, float] | None = None) -> dict[str, tuple[float, float]]:
+    """Max absolute difference of loss and gradient between each variant and the baseline.
+
+    ``scales`` multiplies a variant's loss and gradient before comparing (for peers whose
+    "mean" divides by a different count). Variants whose setup raises ImportError are left
+    out. Prints one line per variant and returns ``{name: (loss_diff, grad_diff)}``.
+    """
+    scales = scales or {}
+    results = {}
+    for name, setup in variants.items():
+        try:
+            inputs, fn = setup(shape)
+        except ImportError as error:
+            print(f"  {name}: skipped ({error})")
+            continue
+        for t in _params(inputs):
+            t.grad = None
+        loss = fn(*inputs)
+        loss.backward()
+        grads = [t.grad.detach().clone() for t in _params(inputs)]
+        results[name] = (float(loss.detach()) * scales.get(name, 1.0),
+                         [g * scales.get(name, 1.0) for g in grads])
+    if baseline not in results:
+        raise ValueError(f"baseline {baseline!r} is not among the variants that ran")
+    ref_loss, ref_grads = results[baseline]
+    diffs = {}
+    for name, (loss, grads) in results.items():
+        grad_diff = max((float((g - r).abs().max()) for g, r in zip(grads, ref_grads,
+                                                                    strict=True)),
+                        default=0.0)
+        diffs[name] = (abs(loss - ref_loss), grad_diff)
+        print(f"  {name:<28} loss {loss:.7g}  |dloss| {diffs[name][0]:.2e}  "
+              f"max|dgrad| {grad_diff:.2e}")
+    return diffs
+
+
+def compare(benchmark: str, shape: tuple, variants: dict[str, Variant], *, rounds: int = 7,
+            baseline: str = "focalkit", csv_path: str | os.PathLike = "benchmarks/results.csv",
+            notes: dict[str, str] | None = None) -> list[dict]:
+    """Time forward+backward of each variant on one problem and append the rows to a CSV.
+
+    Args:
+        benchmark: name of the problem, e.g. ``"sigmoid_focal"``.
+        shape: the shape passed to every ``setup``.
+        variants: ``{name: setup}``; see the module docstring.
+        rounds: timed rounds; every round runs every variant once, in rotated order.
+        baseline: the variant the others are compared with.
+        csv_path: CSV file the rows are appended to (created with a header if missing).
+        notes: optional ``{name: text}`` stored in the ``note`` column.
+
+    Returns:
+        One dict per variant that ran, with the keys of :data:`COLUMNS`: ``median_ms`` (median
+        forward+backward time), ``spread`` (interquartile range, ms), ``min_ms``, ``max_ms``,
+        ``forward_ms`` (median forward part), ``warmup_ms`` (first call, including any
+        compilation), ``saved_bytes`` / ``extra_saved_bytes`` (distinct storages saved for
+        backward, all / not among the inputs), ``input_bytes`` (the tensors that require
+        grad), ``baseline_speedup``
+        (this variant's median divided by the baseline's: how many times faster the
+        baseline is), ``loss`` (value of the last call).
+    """
+    notes = notes or {}
+    prepared = {}
+    for name, setup in variants.items():
+        try:
+            prepared[name] = setup(shape)
+        except ImportError as error:
+            print(f"[{benchmark}] {name}: skipped ({error})")
+    names = list(prepared)
+    if not names:
+        return []
+    stats = {name: {"total": [], "forward": []} for name in names}
+    load_start = _load()
+    for name in names:
+        inputs, fn = prepared[name]
+        warm, _, _ = _step(inputs, fn)
+        stats[name]["warmup_ms"] = warm * 1e3
+        stats[name]["saved"] = saved_bytes(inputs, fn)
+        print(f"[{benchmark}] {name}: warm-up {warm * 1e3:.1f} ms", flush=True)
+    for r in range(rounds):
+        order = names[r % len(names):] + names[:r % len(names)]
+        for name in order:
+            inputs, fn = prepared[name]
+            total, forward, value = _step(inputs, fn)
+            stats[name]["total"].append(total * 1e3)
+            stats[name]["forward"].append(forward * 1e3)
+            stats[name]["loss"] = value
+        print(f"[{benchmark}] round {r + 1}/{rounds}: "
+              + ", ".join(f"{n} {stats[n]['total'][-1]:.1f}" for n in names), flush=True)
+
+    stamp = datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="microseconds")
+    load = max(load_start, _load())
+    if load > 0.5 + torch.get_num_threads():
+        print(f"[{benchmark}] warning: load average {load:.1f} while timing; other processes "
+              "compete for the CPU, so these times are inflated and noisy")
+    common = {
+        "timestamp": stamp, "machine": machine(), "torch": torch.__version__,
+        "threads": torch.get_num_threads(), "benchmark": benchmark,
+        "shape": "x".join(str(s) for s in shape), "rounds": rounds,
+    }
+    base = statistics.median(stats[baseline]["total"]) if baseline in stats else None
+    rows = []
+    for name in names:
+        times = sorted(stats[name]["total"])
+        median = statistics.median(times)
+        quartiles = statistics.quantiles(times, n=4) if len(times) > 1 else [median] * 3
+        inputs, _ = prepared[name]
+        rows.append({
+            **common,
+            "variant": name,
+            "median_ms": round(median, 2),
+            "spread": round(quartiles[2] - quartiles[0], 2),
+            "min_ms": round(times[0], 2),
+            "max_ms": round(times[-1], 2),
+            "forward_ms": round(statistics.median(stats[name]["forward"]), 2),
+            "warmup_ms": round(stats[name]["warmup_ms"], 2),
+            "saved_bytes": stats[name]["saved"][0],
+            "extra_saved_bytes": stats[name]["saved"][1],
+            "input_bytes": _input_bytes(inputs),
+            "baseline_speedup": round(median / base, 3) if base else "",
+            "loss": f"{stats[name]['loss']:.7g}",
+            "load": round(load, 2),
+            "note": notes.get(name, ""),
+        })
+    path = Path(csv_path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    new = not path.exists() or path.stat().st_size == 0
+    with open(path, "a", newline="") as handle:
+        writer = csv.DictWriter(handle, fieldnames=COLUMNS)
+        if new:
+            writer.writeheader()
+        writer.writerows(rows)
+    for row in rows:
+        print(f"[{benchmark}] {row['variant']:<28} median {row['median_ms']:9.2f} ms "
+              f"(IQR {row['spread']:.2f}, forward {row['forward_ms']:.2f})  "
+              f"x{row['baseline_speedup'] or float('nan'):.2f}  "
+              f"saved {row['saved_bytes'] / 2**20:.1f} MiB "
+              f"(extra {row['extra_saved_bytes'] / 2**20:.1f})")
+    return rows
+
+
+def _ms(value: str | float) -> str:
+    value = float(value)
+    return f"{value:.2f}" if value < 10 else f"{value:.1f}" if value < 1000 else f"{value:.0f}"
+
+
+def _mib(value: str) -> str:
+    return f"{int(value) / 2**20:.1f}"
+
+
+METHOD = """\
+## Method
+
+* Every variant of a problem runs in one process. After one warm-up call each, the variants
+  run in alternating rounds: each round calls every variant once, rotating the order, so
+  slow drifts (allocator state, page cache, frequency) hit all of them alike. The table gives
+  the median over the rounds; "IQR" is the interquartile range and "range" the fastest and
+  slowest round.
+* A call is the forward pass plus `loss.backward()`, with the input's `.grad` reset to None
+  before it (as `zero_grad(set_to_none=True)` does); "forward" is the median of the forward
+  part of the same calls. "warm-up" is the first call, which includes any compilation.
+* "load average" is the larger of the one-minute load averages at the start and the end of
+  the timing; above the thread count, other processes were competing for the cores and the
+  times are inflated (fine-grained multi-threaded work suffers most).
+* "vs focalkit" is the variant's median divided by focalkit's: how many times faster
+  focalkit is.
+* "saved" is the total size of the distinct storages that autograd keeps for the backward
+  pass, recorded with `torch.autograd.graph.saved_tensors_hooks`; "extra" counts only those
+  that are not the inputs themselves (logits and target), and "extra / input" relates it to
+  the size of the logits.
+* Peers are timed as installed, with their own conventions; where a peer's "mean" divides by a
+  different count (per class), its value is rescaled only for the agreement check printed by
+  the script, not in the timing.
+"""
+
+
+def render(csv_path: str | os.PathLike = "benchmarks/results.csv",
+           md_path: str | os.PathLike = "docs/benchmarks.md") -> str:
+    """Write the latest run of every (benchmark, shape) in ``csv_path`` as markdown tables.
+
+    Returns the markdown text.
+    """
+    with open(csv_path, newline="") as handle:
+        rows = list(csv.DictReader(handle))
+    latest: dict[tuple[str, str], str] = {}
+    for row in rows:
+        key = (row["benchmark"], row["shape"])
+        latest[key] = max(latest.get(key, ""), row["timestamp"])
+    lines = [
+        "# Benchmarks",
+        "",
+        "Generated by `benchmarks/harness.py` from `benchmarks/results.csv`; rerun with "
+        "`python benchmarks/<name>.py` from the repository root. Times are forward+backward "
+        "in milliseconds.",
+        "",
+    ]
+    for (benchmark, shape), stamp in latest.items():
+        group = [r for r in rows if (r["benchmark"], r["shape"]) == (benchmark, shape)
+                 and r["timestamp"] == stamp]
+        first = group[0]
+        lines += [
+            f"## {benchmark}, shape {shape.replace('x', ' x ')}",
+            "",
+            f"Machine: {first['machine']}; torch {first['torch']}; {first['threads']} threads; "
+            f"{first['rounds']} rounds; run {stamp[:19]}; load average up to {first['load']}.",
+            "",
+            "| variant | median ms | IQR | range | forward ms | warm-up ms | vs focalkit "
+            "| saved MiB | extra MiB | extra / input | note |",
+            "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|",
+        ]
+        for r in sorted(group, key=lambda r: float(r["median_ms"])):
+            ratio = f"{float(r['baseline_speedup']):.2f}x" if r["baseline_speedup"] else ""
+            inputs = int(r["input_bytes"]) or 1
+            lines.append(
+                f"| {r['variant']} | {_ms(r['median_ms'])} | {_ms(r['spread'])} "
+                f"| {_ms(r['min_ms'])}-{_ms(r['max_ms'])} "
+                f"| {_ms(r['forward_ms'])} | {_ms(r['warmup_ms'])} | {ratio} "
+                f"| {_mib(r['saved_bytes'])} | {_mib(r['extra_saved_bytes'])} "
+                f"| {int(r['extra_saved_bytes']) / inputs:.2f} | {r['note']} |")
+        lines.append("")
+    lines.append(METHOD)
+    text = "\n".join(lines)
+    path = Path(md_path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(text)
+    return text

@@ -1,0 +1,62 @@
+"""The benchmark harness runs end to end on tiny inputs (no timing is checked)."""
+
+import importlib.util
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+
+BENCHMARKS = Path(__file__).resolve().parents[1] / "benchmarks"
+
+
+@pytest.fixture(scope="module")
+def harness():
+    sys.path.insert(0, str(BENCHMARKS))
+    try:
+        yield __import__("harness")
+    finally:
+        sys.path.remove(str(BENCHMARKS))
+
+
+def _square(shape):
+    x = torch.randn(shape, requires_grad=True)
+    return (x,), lambda x: (x * x).sum()
+
+
+def _missing(shape):
+    raise ImportError("not installed")
+
+
+def test_compare_and_render(harness, tmp_path):
+    csv_path, md_path = tmp_path / "results.csv", tmp_path / "benchmarks.md"
+    variants = {"focalkit": _square, "other": _square, "absent": _missing}
+    rows = harness.compare("tiny", (3, 4), variants, rounds=1, csv_path=csv_path,
+                           notes={"other": "a note"})
+    assert [row["variant"] for row in rows] == ["focalkit", "other"]
+    assert rows[0]["baseline_speedup"] == 1.0
+    # x * x saves x twice (the input itself): nothing extra.
+    assert rows[0]["saved_bytes"] == 12 * 4 and rows[0]["extra_saved_bytes"] == 0
+    harness.compare("tiny", (3, 4), variants, rounds=1, csv_path=csv_path)
+    assert len(csv_path.read_text().splitlines()) == 1 + 4
+    text = harness.render(csv_path, md_path)
+    assert md_path.read_text() == text
+    assert "## tiny, shape 3 x 4" in text and "| other |" in text
+    assert text.count("| focalkit |") == 1
+
+
+def test_focal_benchmark_variants(harness, tmp_path):
+    focal = importlib.import_module("focal")
+    variants = {name: focal.SIGMOID_VARIANTS[name] for name in ("focalkit", "torch formula")}
+    diffs = harness.agree((2, 8, 5), variants)
+    assert diffs["torch formula"][0] < 1e-6
+    rows = harness.compare("sigmoid", (2, 8, 5), variants, rounds=1,
+                           csv_path=tmp_path / "r.csv")
+    assert len(rows) == 2
+
+
+def test_smp_losses_load_without_package_init(harness):
+    if importlib.util.find_spec("segmentation_models_pytorch") is None:
+        pytest.skip("segmentation_models_pytorch is not installed")
+    losses = harness.load_smp_losses()
+    assert hasattr(losses, "FocalLoss")
