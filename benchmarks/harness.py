@@ -25,6 +25,7 @@ import os
 import platform
 import statistics
 import sys
+import tempfile
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -44,16 +45,24 @@ def cli(description: str, argv: Sequence[str] | None = None) -> argparse.Namespa
     """Parse the flags every benchmark script shares and apply ``--threads``.
 
     Flags: ``--threads`` (default 2), ``--rounds`` (default 7), ``--quick`` (small shapes, for
-    a smoke run), ``--csv`` and ``--md`` (output paths), ``--no-render``.
+    a smoke run; its results go to the temporary directory unless ``--csv``/``--md`` say
+    otherwise), ``--csv`` and ``--md`` (output paths), ``--no-render``.
     """
     parser = argparse.ArgumentParser(description=description)
     parser.add_argument("--threads", type=int, default=2, help="torch intra-op threads (2)")
     parser.add_argument("--rounds", type=int, default=7, help="timed rounds per variant (7)")
     parser.add_argument("--quick", action="store_true", help="small shapes, for a smoke run")
-    parser.add_argument("--csv", default="benchmarks/results.csv", help="CSV to append to")
-    parser.add_argument("--md", default="docs/benchmarks.md", help="markdown to render")
+    parser.add_argument("--csv", help="CSV to append to (default benchmarks/results.csv; "
+                        "with --quick, a file in the temporary directory)")
+    parser.add_argument("--md", help="markdown to render (default docs/benchmarks.md; with "
+                        "--quick, a file in the temporary directory)")
     parser.add_argument("--no-render", action="store_true", help="do not rewrite the markdown")
     args = parser.parse_args(argv)
+    scratch = Path(tempfile.gettempdir())
+    if args.csv is None:
+        args.csv = str(scratch / "focalkit-quick.csv") if args.quick else "benchmarks/results.csv"
+    if args.md is None:
+        args.md = str(scratch / "focalkit-quick.md") if args.quick else "docs/benchmarks.md"
     torch.set_num_threads(args.threads)
     return args
 
