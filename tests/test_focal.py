@@ -77,11 +77,16 @@ def test_sigmoid_pos_weight_and_weight_match_reference(path, pos_weight, weight,
 
 @pytest.mark.parametrize("reduction", REDUCTIONS)
 @pytest.mark.parametrize("ignore_index", [-1, 2])
-def test_sigmoid_ignore_index_matches_reference(path, reduction, ignore_index):
+@pytest.mark.parametrize("weights", [False, True])
+def test_sigmoid_ignore_index_matches_reference(path, reduction, ignore_index, weights):
     x = logits(4, 3, 5)
-    y = binary_target(4, 3, 5)
+    y = binary_target(4, 3, 5, soft=True)
     y[torch.rand(y.shape) < 0.3] = ignore_index
     kwargs = dict(alpha=0.25, gamma=2.0, reduction=reduction, ignore_index=ignore_index)
+    if weights:
+        kwargs.update(alpha=torch.rand(3, 1, dtype=torch.float64),
+                      pos_weight=torch.rand(3, 1, dtype=torch.float64) * 3,
+                      weight=torch.rand(4, 1, 5, dtype=torch.float64))
     assert_matches(sigmoid_focal_loss(x, y, **kwargs), R.sigmoid_focal_loss(x, y, **kwargs))
 
 
@@ -466,3 +471,33 @@ def test_confident_predictions_keep_full_relative_accuracy(path):
     for gamma in (0.0, 0.5, 2.0):
         loss = sigmoid_focal_loss(xs, y, gamma=gamma, reduction="none")
         assert_matches(loss, R.sigmoid_focal_loss(xs, y, gamma=gamma, reduction="none"), atol=0)
+
+
+@pytest.mark.parametrize("dtype", [torch.uint8, torch.int8, torch.int16, torch.int32])
+def test_softmax_accepts_any_integer_index_dtype(path, dtype):
+    x = logits(3, 4, 5)
+    t = class_target(3, 4, 5)
+    t[0, 0] = 3
+    expected = grad_of(lambda i: softmax_focal_loss(i, t, alpha=[1.0, 2.0, 3.0, 4.0]), x)
+    actual = grad_of(lambda i: softmax_focal_loss(i, t.to(dtype), alpha=[1.0, 2.0, 3.0, 4.0]),
+                     x)
+    for a, e in zip(actual, expected, strict=True):
+        torch.testing.assert_close(a, e, rtol=0, atol=0)
+    if dtype == torch.uint8:  # segmentation masks marking "void" with 255
+        t255 = torch.where(torch.rand(3, 5) < 0.3, 255, t).to(dtype)
+        torch.testing.assert_close(
+            softmax_focal_loss(x, t255, ignore_index=255),
+            softmax_focal_loss(x, torch.where(t255 == 255, -100, t255.long())))
+
+
+def test_losses_under_no_grad_and_inference_mode(path):
+    x = logits(3, 4, 5, requires_grad=True)
+    y = binary_target(3, 4, 5)
+    t = class_target(3, 4, 5)
+    expected = [sigmoid_focal_loss(x, y).detach(), softmax_focal_loss(x, t).detach()]
+    for context in (torch.no_grad, torch.inference_mode):
+        with context():
+            actual = [sigmoid_focal_loss(x, y), softmax_focal_loss(x, t)]
+        for a, e in zip(actual, expected, strict=True):
+            assert not a.requires_grad
+            torch.testing.assert_close(a, e, rtol=0, atol=0)

@@ -118,8 +118,9 @@ def test_half_inputs_are_computed_in_float32(path, dtype, reduction):
     loss, grad = grad_of(lambda i: sig(i, y, reduction=reduction), x)
     loss32, grad32 = grad_of(lambda i: sig(i, y32, reduction=reduction), x32)
     assert loss.dtype == dtype and grad.dtype == dtype
-    # The only difference is the final rounding to the half type.
-    torch.testing.assert_close(loss, loss32.to(dtype), rtol=0, atol=0)
+    # The float32 result rounded to the half type (within one rounding step).
+    one_ulp = torch.finfo(dtype).eps
+    torch.testing.assert_close(loss, loss32.to(dtype), rtol=one_ulp, atol=0)
     torch.testing.assert_close(grad.float(), grad32, rtol=1e-2, atol=1e-4)
 
     t = class_target(4, 3, 8, ignore_index=-100, ignore_fraction=0.2)
@@ -127,7 +128,7 @@ def test_half_inputs_are_computed_in_float32(path, dtype, reduction):
     loss32, grad32 = grad_of(lambda i: soft(i, t, reduction=reduction,
                                             alpha=[1.0, 2.0, 3.0]), x32)
     assert loss.dtype == dtype and grad.dtype == dtype
-    torch.testing.assert_close(loss, loss32.to(dtype), rtol=0, atol=0)
+    torch.testing.assert_close(loss, loss32.to(dtype), rtol=one_ulp, atol=0)
     torch.testing.assert_close(grad.float(), grad32, rtol=1e-2, atol=1e-4)
 
 
@@ -138,7 +139,7 @@ def test_half_probability_targets_and_label_smoothing(dtype):
     loss = soft(x, q, label_smoothing=0.1)
     assert loss.dtype == dtype
     torch.testing.assert_close(loss, soft(x.float(), q.float(), label_smoothing=0.1).to(dtype),
-                               rtol=0, atol=0)
+                               rtol=torch.finfo(dtype).eps, atol=0)
 
 
 def test_float64_is_never_downcast():
@@ -147,6 +148,20 @@ def test_float64_is_never_downcast():
         assert loss.dtype == torch.float64
         (g,) = torch.autograd.grad(loss, x)
         assert g.dtype == torch.float64
+
+
+@pytest.mark.parametrize("dtype", HALF)
+def test_float32_inputs_inside_autocast_are_not_downcast(path, dtype):
+    x = logits(3, 4, 50, dtype=torch.float32)
+    y = binary_target(3, 4, 50, dtype=torch.float32)
+    t = class_target(3, 4, 50)
+    outside = [grad_of(lambda i: sig(i, y), x), grad_of(lambda i: soft(i, t), x)]
+    with torch.autocast("cpu", dtype=dtype):
+        inside = [grad_of(lambda i: sig(i, y), x), grad_of(lambda i: soft(i, t), x)]
+    for (loss_in, grad_in), (loss_out, grad_out) in zip(inside, outside, strict=True):
+        assert loss_in.dtype == torch.float32
+        torch.testing.assert_close(loss_in, loss_out, rtol=1e-6, atol=0)
+        torch.testing.assert_close(grad_in, grad_out, rtol=1e-6, atol=1e-9)
 
 
 def test_autocast_bfloat16():

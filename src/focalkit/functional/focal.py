@@ -776,6 +776,8 @@ def softmax_focal_loss(input: Tensor, target: Tensor, *, alpha: AlphaLike = None
     c = input.shape[1]
     alpha = class_vector("alpha", alpha, c, like=input, high=None)
     if is_index:
+        if target.dtype not in (torch.int32, torch.int64):
+            target = target.long()  # uint8 masks and the like; gather needs int32 or int64
         check_class_indices(target, c, ignore_index)
     else:
         check_unit_interval("target", target)
