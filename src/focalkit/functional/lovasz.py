@@ -11,7 +11,7 @@ permuted by the *same* order, the Lovasz extension of the Jaccard loss is
 
 with :math:`G = \sum_i g_i`: :math:`J_k` is the Jaccard loss of predicting the :math:`k`
 largest errors wrong. Every class of every image is one row of a single batched sort; the
-weights :math:`J_k - J_{k-1}` come from two cumulative sums over the sorted labels. The
+weights :math:`J_k - J_{k-1}` come from a cumulative sum over the sorted labels. The
 forward pass also evaluates the closed-form gradient (the weights scattered back to the
 unsorted positions, through the softmax Jacobian), so that the only tensor kept for the
 backward pass is the input gradient itself.
