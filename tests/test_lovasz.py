@@ -209,6 +209,15 @@ def test_precisions(dtype):
     np.testing.assert_allclose(loss.item(), R.lovasz_hinge_loss(xh.float(), y), rtol=1e-2)
 
 
+@pytest.mark.parametrize("dtype", [torch.uint8, torch.int16, torch.int32])
+def test_any_integer_target_dtype(dtype):
+    x, t = softmax_case(ignore_index=200)
+    torch.testing.assert_close(F.lovasz_softmax_loss(x, t.to(dtype), ignore_index=200),
+                               F.lovasz_softmax_loss(x, t, ignore_index=200))
+    xh, y = hinge_case()
+    torch.testing.assert_close(F.lovasz_hinge_loss(xh, y.to(dtype)), F.lovasz_hinge_loss(xh, y))
+
+
 def test_large_logits_stay_finite():
     x, t = softmax_case(dtype=torch.float32)
     x = (x.sign() * 1e4).requires_grad_()

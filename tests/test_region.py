@@ -383,3 +383,15 @@ def test_matches_smp_when_every_class_is_present():
     peer = smp_losses.TverskyLoss("multiclass", alpha=0.3, beta=0.7, smooth=1.0)
     torch.testing.assert_close(F.tversky_loss(x, t, alpha=0.3, beta=0.7, smooth=1.0), peer(x, t),
                                rtol=1e-5, atol=1e-6)
+
+
+@pytest.mark.parametrize("dtype", [torch.uint8, torch.int16, torch.int32])
+def test_any_integer_target_dtype(dtype):
+    x, t = make_case("multiclass", ignore_index=200)
+    for fn in (F.dice_loss, F.jaccard_loss, F.tversky_loss):
+        torch.testing.assert_close(fn(x, t.to(dtype), ignore_index=200),
+                                   fn(x, t, ignore_index=200))
+    y = torch.randint(0, 2, (2, 3, 4), dtype=dtype)
+    xb = torch.randn(2, 3, 4, dtype=torch.float64)
+    torch.testing.assert_close(F.dice_loss(xb, y, mode="multilabel"),
+                               F.dice_loss(xb, y.double(), mode="multilabel"))

@@ -127,6 +127,7 @@ def _index_stats(input: Tensor, target: Tensor, from_logits: bool,
         valid = t != ignore_index
         t = torch.where(valid, t, 0)
         x = torch.where(valid.unsqueeze(1), x, 0.0)
+    t = t.long()
     dtype = compute_dtype(input)
     x = x.to(dtype)
     p = torch.softmax(x, dim=1) if from_logits else x
