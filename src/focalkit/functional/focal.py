@@ -466,7 +466,9 @@ def sigmoid_focal_loss(input: Tensor, target: Tensor, *, alpha: float | Tensor |
                                                                          weight))
     )
     if fast:
-        return _SigmoidFocalFunction.apply(input, target, alpha, gamma, pos_weight, weight,
+        # Without grad mode (evaluation) the Function skips the gradient pass.
+        logits = input if torch.is_grad_enabled() else input.detach()
+        return _SigmoidFocalFunction.apply(logits, target, alpha, gamma, pos_weight, weight,
                                            ignore_index, reduction)
 
     dtype = compute_dtype(input)
@@ -789,6 +791,8 @@ def softmax_focal_loss(input: Tensor, target: Tensor, *, alpha: AlphaLike = None
         and not (alpha is not None and alpha.requires_grad)
     )
     if fast:
-        return _SoftmaxFocalFunction.apply(input, target, alpha, gamma, ignore_index, reduction)
+        # Without grad mode (evaluation) the Function skips the gradient pass.
+        logits = input if torch.is_grad_enabled() else input.detach()
+        return _SoftmaxFocalFunction.apply(logits, target, alpha, gamma, ignore_index, reduction)
     return _softmax_focal_plain(input, target, alpha, gamma, ignore_index, label_smoothing,
                                 is_index, reduction)
