@@ -501,3 +501,31 @@ def test_losses_under_no_grad_and_inference_mode(path):
         for a, e in zip(actual, expected, strict=True):
             assert not a.requires_grad
             torch.testing.assert_close(a, e, rtol=0, atol=0)
+
+
+def _extra_saved_elements(loss_fn, x, *inputs):
+    """Elements saved for backward by ``loss_fn`` beyond ``x`` and ``inputs`` themselves."""
+    known = {t.data_ptr() for t in (x, *inputs)}
+    saved = []
+
+    def pack(t):
+        saved.append(t)
+        return t
+
+    with torch.autograd.graph.saved_tensors_hooks(pack, lambda t: t):
+        loss_fn(x, *inputs)
+    return sum(t.numel() for t in saved if t.data_ptr() not in known)
+
+
+@pytest.mark.parametrize("reduction", REDUCTIONS)
+def test_closed_form_paths_save_little_for_backward(reduction):
+    """Sigmoid: at most one input-sized buffer; softmax: at most a quarter of the input."""
+    x = logits(2, 19, 8, 8, dtype=torch.float32, requires_grad=True)
+    y = binary_target(2, 19, 8, 8, dtype=torch.float32)
+    extra = _extra_saved_elements(lambda i, tt: sigmoid_focal_loss(i, tt, reduction=reduction),
+                                  x, y)
+    assert extra <= x.numel() + 1
+    t = class_target(2, 19, 8, 8)
+    extra = _extra_saved_elements(lambda i, tt: softmax_focal_loss(i, tt, reduction=reduction),
+                                  x, t)
+    assert extra <= x.numel() // 4
