@@ -65,6 +65,7 @@ def test_demo_without_name_is_classify():
     (["demo", "--no-such-option"], "unrecognized arguments"),
     (["demo", "segment", "--size", "8"], "--size: expected an integer in [16, 1024]"),
     (["demo", "detect", "--steps", "-1"], "--steps: expected a positive integer"),
+    (["demo", "segment", "--threads", "0"], "--threads: expected a positive integer"),
     (["plot", "curves", "--gammas", "-1"], "--gammas: expected a number in [0, inf]"),
     (["plot", "schedule", "--schedule", "exp"], "--schedule: invalid choice"),
 ])

@@ -124,7 +124,7 @@ def _flatten(lists: list[list[str]] | None, default: Sequence[str]) -> list[str]
 
 
 def _add_common(p: argparse.ArgumentParser, losses: dict[str, tuple[str, str]],
-                seed_help: str, threads: int | None) -> None:
+                seed_help: str) -> None:
     names = ", ".join(losses)
     p.add_argument("--losses", nargs="+", type=_choices_list(tuple(losses)), metavar="LOSS",
                    help=f"losses to train, in this order, as separate words or comma-separated "
@@ -139,11 +139,10 @@ def _add_common(p: argparse.ArgumentParser, losses: dict[str, tuple[str, str]],
                         "needed (default: focalkit-runs/<timestamp>/)")
     p.add_argument("--quiet", action="store_true",
                    help="no progress bars (the table is still printed)")
-    threads_help = ("CPU threads for torch (default: 1: this model's small operations run "
-                    "fastest on one thread)" if threads == 1 else
-                    "CPU threads for torch (default: torch's own choice)")
-    p.add_argument("--threads", type=_positive_int, default=threads, metavar="N",
-                   help=threads_help)
+    p.add_argument("--threads", type=_positive_int, default=1, metavar="N",
+                   help="CPU threads for torch (default: 1; small models gain little from more, "
+                        "and one thread keeps run times steady when other programs share the "
+                        "cores; try the number of idle cores on a quiet machine)")
 
 
 _CLASSIFY_DESCRIPTION = (
@@ -175,7 +174,7 @@ def _classify_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--beta", type=_real(0.0, 1.0, high_open=True), default=0.99,
                    help="beta of the effective number of samples, (1 - beta**n) / (1 - beta), "
                         "for focal-cb")
-    _add_common(p, LOSSES, "data split, initial weights and batch order", 1)
+    _add_common(p, LOSSES, "data split, initial weights and batch order")
     p.set_defaults(run=_run_classify, all_losses=tuple(LOSSES))
 
 
@@ -207,7 +206,7 @@ def _add_segment(sub: argparse._SubParsersAction) -> None:
                    help="number of synthetic held-out images")
     p.add_argument("--size", type=_int_range(16, 1024), default=DEFAULTS["size"],
                    help="image side in pixels (at least 16)")
-    _add_common(p, LOSSES, "images, initial weights and batch order", None)
+    _add_common(p, LOSSES, "images, initial weights and batch order")
     p.set_defaults(run=_run_segment, all_losses=tuple(LOSSES))
 
 
@@ -234,7 +233,7 @@ def _add_detect(sub: argparse._SubParsersAction) -> None:
                    help="number of synthetic held-out images")
     p.add_argument("--size", type=_int_range(16, 1024), default=DEFAULTS["size"],
                    help="side of the anchor grid; 3 anchors per position")
-    _add_common(p, LOSSES, "images, initial weights and batch order", None)
+    _add_common(p, LOSSES, "images, initial weights and batch order")
     p.set_defaults(run=_run_detect, all_losses=tuple(LOSSES))
 
 

@@ -48,7 +48,7 @@ LOSSES: dict[str, tuple[str, str]] = {
 }
 
 DATASETS = ("digits", "mnist")
-DEFAULT_EPOCHS = 200
+DEFAULT_EPOCHS = 150
 RARE = 3
 
 COLUMNS = [("label", "loss", ""), ("accuracy", "accuracy", ".3f"),
@@ -70,8 +70,8 @@ class ClassifyConfig:
         device: torch device; None picks CUDA when available, else CPU.
         out: output folder; None makes ``focalkit-runs/<timestamp>``.
         quiet: hide the progress bars.
-        threads: CPU threads for torch; 1 by default, since the MLP's small matrix products
-            run fastest on one thread.
+        threads: CPU threads for torch (None leaves torch's default); 1 by default, since
+            the MLP's small matrix products run fastest on one thread.
         beta: beta of the effective number of samples for ``focal-cb``.
         batch_size: images per SGD step.
         lr: SGD learning rate.

@@ -67,7 +67,8 @@ class DetectConfig:
         device: torch device; None picks CUDA when available, else CPU.
         out: output folder; None makes ``focalkit-runs/<timestamp>``.
         quiet: hide the progress bars.
-        threads: CPU threads for torch; None leaves torch's default.
+        threads: CPU threads for torch (None leaves torch's default); 1 by default,
+            for run times that stay predictable on a busy machine.
         batch_size: images per SGD step.
         lr: SGD learning rate.
         momentum: SGD momentum.
@@ -82,7 +83,7 @@ class DetectConfig:
     device: str | None = None
     out: str | None = None
     quiet: bool = False
-    threads: int | None = None
+    threads: int | None = 1
     batch_size: int = 8
     lr: float = 0.01
     momentum: float = 0.9
