@@ -376,7 +376,3 @@ def main(argv: Sequence[str] | None = None) -> int:
         print("focalkit: interrupted", file=sys.stderr)
         return 130
     return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -284,8 +284,8 @@ def _run(cfg: ClassifyConfig, stream: TextIO) -> dict:
     write_csv(out / "results.csv", rows, ["loss", "label"] + [c[0] for c in COLUMNS[1:]])
     write_json(out / "results.json", record)
     figures = plot_results(rows, split, cfg, out)
-    print(f"\nwrote {out / 'results.csv'}, {out / 'results.json'}, "
-          f"{', '.join(p.name for p in figures)} to {out}", file=stream)
+    print(f"\nwrote results.csv, results.json, {', '.join(p.name for p in figures)} to {out}",
+          file=stream)
     record["figures"] = [str(p) for p in figures]
     return record
 
