@@ -177,12 +177,17 @@ def check_class_target(input: Tensor, target: object) -> bool:
 
 def class_vector(name: str, value: object, num_classes: int, *, like: Tensor,
                  high: float | None = 1.0) -> Tensor | None:
-    """Turn a float or a per-class sequence/tensor into a length-``num_classes`` tensor."""
+    """Turn a float or a per-class sequence/tensor into a length-``num_classes`` tensor.
+
+    The vector takes the device of ``like`` and its compute dtype (float32 for half inputs,
+    so that per-class weights are not rounded to half precision).
+    """
     if value is None:
         return None
     if isinstance(value, numbers.Real) and not isinstance(value, bool):
         check_real(name, value, low=0.0, high=high)
-        return torch.full((num_classes,), float(value), dtype=like.dtype, device=like.device)
+        return torch.full((num_classes,), float(value), dtype=compute_dtype(like),
+                          device=like.device)
     if isinstance(value, Tensor):
         vector = value.detach() if not value.requires_grad else value
     elif isinstance(value, Sequence) and not isinstance(value, str):
@@ -202,7 +207,7 @@ def class_vector(name: str, value: object, num_classes: int, *, like: Tensor,
         if low < 0 or (high is not None and top > high) or not math.isfinite(top):
             bound = f"[0, {high:g}]" if high is not None else "[0, inf)"
             raise ValueError(f"{name} values must lie in {bound}; got values in [{low:g}, {top:g}]")
-    return vector.to(dtype=like.dtype, device=like.device)
+    return vector.to(dtype=compute_dtype(like), device=like.device)
 
 
 def compute_dtype(tensor: Tensor) -> torch.dtype:
