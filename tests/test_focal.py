@@ -529,3 +529,15 @@ def test_closed_form_paths_save_little_for_backward(reduction):
     extra = _extra_saved_elements(lambda i, tt: softmax_focal_loss(i, tt, reduction=reduction),
                                   x, t)
     assert extra <= x.numel() // 4
+
+
+@pytest.mark.parametrize("label_smoothing", [0.0, 0.2])
+def test_softmax_gradcheck_with_respect_to_alpha(label_smoothing):
+    x = logits(4, 3, 2, scale=2.0, requires_grad=True)
+    t = class_target(4, 3, 2, ignore_index=-100, ignore_fraction=0.2)
+    alpha = (torch.rand(3, dtype=torch.float64) + 0.5).requires_grad_()
+
+    def fn(inp, a):
+        return softmax_focal_loss(inp, t, alpha=a, gamma=2.0, label_smoothing=label_smoothing)
+
+    check_grads(fn, (x, alpha), full=True)
