@@ -5,6 +5,10 @@
 * ``api.md`` holds the marker ``<!-- focalkit-api -->``; it is replaced by one mkdocstrings
   entry per name in ``focalkit.__all__``, grouped by loss family, so a new public name shows
   up in the reference without editing the page.
+* ``<!-- include: NAME -->`` is replaced by the text of ``docs/NAME``, a page that another
+  command writes (the demo results, the benchmark tables). Its links are written relative to
+  the repository root, for the README, and are made relative to ``docs/``. A missing file is
+  a warning.
 * Every public object must have a docstring: a missing one is a warning, which fails
   ``mkdocs build --strict``.
 """
@@ -14,6 +18,7 @@ from __future__ import annotations
 import importlib
 import inspect
 import logging
+import re
 import types
 from pathlib import Path
 
@@ -23,6 +28,7 @@ from mkdocs.structure.files import File
 log = logging.getLogger("mkdocs.plugins.focalkit")
 
 API_MARKER = "<!-- focalkit-api -->"
+INCLUDE = re.compile(r"^<!-- include: ([\w.-]+\.md) -->$", re.MULTILINE)
 MATHJAX_FILE = "es5/tex-svg-full.js"
 MATHJAX_DEST = "javascripts/mathjax/tex-svg-full.js"
 
@@ -121,7 +127,16 @@ def _api_markdown() -> str:
     return "\n".join(lines)
 
 
+def _include(match: re.Match, docs_dir: Path, page: str) -> str:
+    path = docs_dir / match.group(1)
+    if not path.is_file():
+        log.warning("%s includes %s, which does not exist", page, path)
+        return ""
+    return re.sub(r"\]\(docs/", "](", path.read_text())
+
+
 def on_page_markdown(markdown, page, config, files):
     if API_MARKER in markdown:
-        return markdown.replace(API_MARKER, _api_markdown())
-    return markdown
+        markdown = markdown.replace(API_MARKER, _api_markdown())
+    docs_dir = Path(config["docs_dir"])
+    return INCLUDE.sub(lambda m: _include(m, docs_dir, page.file.src_uri), markdown)
