@@ -267,8 +267,6 @@ def _run(cfg: ClassifyConfig, stream: TextIO) -> dict:
 
     table = format_table(rows, COLUMNS)
     rarest = sorted(np.argsort(split.train_counts, kind="stable")[:RARE].tolist())
-    print(f"\n{table}\n\nrarest-{RARE} recall: mean recall of classes {rarest}; "
-          f"metrics on the balanced test split", file=stream)
 
     record = {
         "demo": "classify",
@@ -284,6 +282,8 @@ def _run(cfg: ClassifyConfig, stream: TextIO) -> dict:
     write_csv(out / "results.csv", rows, ["loss", "label"] + [c[0] for c in COLUMNS[1:]])
     write_json(out / "results.json", record)
     figures = plot_results(rows, split, cfg, out)
+    print(f"\n{table}\n\nrarest-{RARE} recall: mean recall of classes {rarest}; "
+          f"metrics on the balanced test split", file=stream)
     print(f"\nwrote results.csv, results.json, {', '.join(p.name for p in figures)} to {out}",
           file=stream)
     record["figures"] = [str(p) for p in figures]

@@ -226,8 +226,6 @@ def _run(cfg: DetectConfig, stream: TextIO) -> dict:
     rows = [_train(key, init_state, data, cfg, device) for key in cfg.losses]
 
     table = format_table(rows, COLUMNS)
-    print(f"\n{table}\n\nloss = sum over anchors / number of positive anchors; diverged = a "
-          f"non-finite loss or a final loss above the first", file=stream)
     record = {
         "demo": "detect",
         "config": {**dataclasses.asdict(cfg), "out": str(out), "device": str(device)},
@@ -241,6 +239,8 @@ def _run(cfg: DetectConfig, stream: TextIO) -> dict:
     write_csv(out / "results.csv", rows, ["loss"] + [c[0] for c in COLUMNS])
     write_json(out / "results.json", record)
     figures = plot_results(rows, out, anchors, positives)
+    print(f"\n{table}\n\nloss = sum over anchors / number of positive anchors; diverged = a "
+          f"non-finite loss or a final loss above the first", file=stream)
     print(f"\nwrote results.csv, results.json, {', '.join(p.name for p in figures)} to {out}",
           file=stream)
     record["figures"] = [str(p) for p in figures]

@@ -243,8 +243,6 @@ def _run(cfg: SegmentConfig, stream: TextIO) -> dict:
 
     columns = _columns()
     table = format_table(rows, columns)
-    print(f"\n{table}\n\nIoU on the held-out images; mIoU (fg) = mean over the three "
-          f"foreground classes", file=stream)
     record = {
         "demo": "segment",
         "config": {**dataclasses.asdict(cfg), "out": str(out), "device": str(device)},
@@ -258,6 +256,8 @@ def _run(cfg: SegmentConfig, stream: TextIO) -> dict:
     write_csv(out / "results.csv", rows, ["loss"] + [c[0] for c in columns])
     write_json(out / "results.json", record)
     figures = plot_results(rows, x_test[:EXAMPLES, 0], y_test[:EXAMPLES], out)
+    print(f"\n{table}\n\nIoU on the held-out images; mIoU (fg) = mean over the three "
+          f"foreground classes", file=stream)
     print(f"\nwrote results.csv, results.json, {', '.join(p.name for p in figures)} to {out}",
           file=stream)
     record["figures"] = [str(p) for p in figures]
