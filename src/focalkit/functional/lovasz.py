@@ -87,7 +87,7 @@ def lovasz_grad(fg_sorted: Tensor, valid_sorted: Tensor | None = None, *,
         seen = torch.arange(1, length + 1, dtype=count_dtype, device=fg_sorted.device)
     else:
         seen = valid_sorted.cumsum(1, dtype=count_dtype)
-    return _lovasz_weights(fg_sorted, seen, dtype)
+    return _lovasz_weights(fg_sorted, seen, dtype)[0]
 
 
 def _count_dtype(length: int, dtype: torch.dtype) -> torch.dtype:
@@ -95,21 +95,30 @@ def _count_dtype(length: int, dtype: torch.dtype) -> torch.dtype:
     return dtype if length < 2 ** 24 or dtype == torch.float64 else torch.float64
 
 
-def _lovasz_weights(fg_sorted: Tensor, seen: Tensor, dtype: torch.dtype) -> Tensor:
-    """:func:`lovasz_grad` given ``seen``, the running count of valid positions (or a row
-    broadcast to all rows), in a dtype from :func:`_count_dtype`."""
+def _lovasz_weights(fg_sorted: Tensor, seen: Tensor,
+                    dtype: torch.dtype) -> tuple[Tensor, Tensor]:
+    """:func:`lovasz_grad` given ``seen``, the running count of valid positions (1-D when
+    every position is valid), in a dtype from :func:`_count_dtype`; also returns the number
+    of foreground positions of every row, shape ``(R, 1)``."""
     rows, length = fg_sorted.shape
     if length == 0:
-        return torch.zeros((rows, 0), dtype=dtype, device=fg_sorted.device)
-    fg = fg_sorted.cumsum(1, dtype=seen.dtype)
-    union = torch.sub(seen, fg).add_(fg[:, -1:])
-    if seen.dim() == 2:
+        return (torch.zeros((rows, 0), dtype=dtype, device=fg_sorted.device),
+                torch.zeros((rows, 1), dtype=seen.dtype, device=fg_sorted.device))
+    if seen.dim() == 1:
+        # union_k = G + (number of background positions among the first k)
+        union = torch.logical_not(fg_sorted).cumsum(1, dtype=seen.dtype)
+        total = length - union[:, -1:]
+        union.add_(total)
+    else:
+        fg = fg_sorted.cumsum(1, dtype=seen.dtype)
+        total = fg[:, -1:].clone()
+        union = torch.sub(seen, fg, out=fg).add_(total)
         union.clamp_min_(1.0)  # 0 only before the first valid position, where seen is 0 too
     jac = torch.div(seen, union, out=union)
-    weights = fg
+    weights = torch.empty_like(jac)
     weights[:, :1] = jac[:, :1]
     torch.sub(jac[:, 1:], jac[:, :-1], out=weights[:, 1:])
-    return weights.to(dtype)
+    return weights.to(dtype), total
 
 
 def _small_labels(labels: Tensor, num_classes: int) -> Tensor:
@@ -156,8 +165,9 @@ def _sort_descending(rows: Tensor) -> Tensor:
 
 
 def _prepare_softmax(input: Tensor, target: Tensor, ignore_index: int | None,
-                     from_logits: bool) -> tuple[Tensor, Tensor, Tensor | None]:
-    """Probabilities ``(N, C, M)``, foreground mask ``(N, C, M)`` and validity ``(N, M)``."""
+                     from_logits: bool) -> tuple[Tensor, Tensor, Tensor | None, Tensor]:
+    """Probabilities ``(N, C, M)``, foreground mask ``(N, C, M)``, validity ``(N, M)`` and
+    labels ``(N, M)`` (ignored positions labelled ``C``)."""
     n, c = input.shape[0], input.shape[1]
     m = math.prod(input.shape[2:])
     x = input.reshape(n, c, m)
@@ -172,18 +182,19 @@ def _prepare_softmax(input: Tensor, target: Tensor, ignore_index: int | None,
     labels = _small_labels(t, c)
     fg = labels.unsqueeze(1) == torch.arange(c, device=input.device,
                                              dtype=labels.dtype).view(1, c, 1)
-    return p, fg, valid
+    return p, fg, valid, labels
 
 
-def _class_weights(fg: Tensor, classes: object, per_image: bool, dtype: torch.dtype) -> Tensor:
-    """Weight of every row, ``(N*C, 1)`` or ``(C, 1)``: the mean over chosen classes (and
-    images)."""
-    counts = fg.sum(dim=2) if per_image else fg.sum(dim=(0, 2))
+def _class_weights(counts: Tensor, classes: object, per_image: bool, num_classes: int,
+                   dtype: torch.dtype) -> Tensor:
+    """Weight of every row, ``(N*C, 1)`` or ``(C, 1)``, from its foreground count: the mean
+    over the chosen classes (and images)."""
+    counts = counts.reshape(-1, num_classes) if per_image else counts.reshape(num_classes)
     if isinstance(classes, str):
         present = counts > 0 if classes == "present" else torch.ones_like(counts,
                                                                           dtype=torch.bool)
     else:
-        present = torch.zeros(fg.shape[1], dtype=torch.bool, device=fg.device)
+        present = torch.zeros(num_classes, dtype=torch.bool, device=counts.device)
         present[list(classes)] = True
         present = present.expand_as(counts)
     return _row_weights(present.to(dtype), per_image).reshape(-1, 1)
@@ -208,7 +219,7 @@ class _LovaszSoftmaxFunction(torch.autograd.Function):
 
     @staticmethod
     def forward(ctx, x, target, ignore_index, from_logits, per_image, classes):
-        p, fg, valid = _prepare_softmax(x, target, ignore_index, from_logits)
+        p, fg, valid, labels = _prepare_softmax(x, target, ignore_index, from_logits)
         n, c, m = p.shape
         dtype = p.dtype
         if per_image:
@@ -232,8 +243,8 @@ class _LovaszSoftmaxFunction(torch.autograd.Function):
             else:
                 valid_counts = valid_counts.sum().reshape(1, 1)
             seen = torch.minimum(seen, valid_counts.to(count_dtype))
-        weights = _lovasz_weights(fg_sorted, seen, dtype)
-        weights.mul_(_class_weights(fg, classes, per_image, dtype))
+        weights, counts = _lovasz_weights(fg_sorted, seen, dtype)
+        weights.mul_(_class_weights(counts, classes, per_image, c, dtype))
         grad = None
         if not ctx.needs_input_grad[0]:
             values = rows.view(-1).gather(0, perm).view(rows.shape)
@@ -245,14 +256,20 @@ class _LovaszSoftmaxFunction(torch.autograd.Function):
             del perm, weights, fg_sorted
             loss = torch.bmm(rows.unsqueeze(1), flat.view(rows.shape).unsqueeze(2)).sum()
             del errors, layout, rows
-            d_p = flat.view(n, c, m) if per_image else flat.view(c, n, m).transpose(0, 1)
-            d_p.addcmul_(d_p, fg, value=-2.0)
+            # d loss / d p is w on the background and -w on the foreground: one class per
+            # position, handled with a gather and a scatter instead of a pass over the mask.
+            w = flat.view(n, c, m) if per_image else flat.view(c, n, m).transpose(0, 1)
+            index = labels.long().clamp_max_(c - 1).unsqueeze(1)
+            w_t = w.gather(1, index)
             grad = torch.empty((n, c, m), dtype=dtype, device=x.device)
             if from_logits:
-                dot = torch.mul(p, d_p).sum(dim=1, keepdim=True)
-                torch.sub(d_p, dot, out=grad).mul_(p)
+                w_t.mul_(p.gather(1, index)).mul_(-2.0)
+                dot = torch.mul(p, w).sum(dim=1, keepdim=True).add_(w_t)
+                torch.sub(w, dot, out=grad).mul_(p)
             else:
-                grad.copy_(d_p)
+                grad.copy_(w)
+                w_t.mul_(-2.0)
+            grad.scatter_add_(1, index, w_t)
             grad = grad.to(x.dtype).view(x.shape)
         ctx.options = (ignore_index, from_logits, per_image, classes)
         ctx.save_for_backward(x, target, grad)
@@ -272,7 +289,7 @@ class _LovaszSoftmaxFunction(torch.autograd.Function):
 
 def _lovasz_softmax_plain(input, target, ignore_index, from_logits, per_image, classes):
     """The same loss as a composition of differentiable operations (autograd's gradient)."""
-    p, fg, valid = _prepare_softmax(input, target, ignore_index, from_logits)
+    p, fg, valid, _ = _prepare_softmax(input, target, ignore_index, from_logits)
     errors = torch.where(fg, 1.0 - p, p)
     if valid is not None:
         errors = errors.masked_fill(~valid.unsqueeze(1), -1.0)
@@ -280,7 +297,8 @@ def _lovasz_softmax_plain(input, target, ignore_index, from_logits, per_image, c
     fg_sorted = _as_rows(fg, per_image).gather(1, perm)
     valid_sorted = None if valid is None else values.detach() >= 0
     weights = lovasz_grad(fg_sorted, valid_sorted, dtype=p.dtype)
-    row_weights = _class_weights(fg, classes, per_image, p.dtype)
+    counts = fg.sum(dim=2) if per_image else fg.sum(dim=(0, 2))
+    row_weights = _class_weights(counts, classes, per_image, fg.shape[1], p.dtype)
     return ((values * weights).sum(dim=1, keepdim=True) * row_weights).sum().to(input.dtype)
 
 
