@@ -352,7 +352,22 @@ def _region_loss(input: Tensor, target: Tensor, *, mode: object, from_logits: bo
     return reduce(loss, reduction).to(input.dtype)
 
 
-_COMMON_ARGS = r"""
+def dice_loss(input: Tensor, target: Tensor, *, mode: str = "multiclass",
+              from_logits: bool = True, smooth: float = 0.0, eps: float = 1e-7,
+              classes: Sequence[int] | Tensor | None = None, ignore_index: int | None = None,
+              per_image: bool = False, log_loss: bool = False, reduction: str = "mean",
+              sync_dist: bool = False, intersection: str = "product") -> Tensor:
+    r"""Dice loss (Milletari et al., 2016): one minus the soft Dice coefficient.
+
+    .. math::
+        \mathrm{dice}_c = \frac{2\,TP_c + s}{2\,TP_c + FP_c + FN_c + s}
+                        = \frac{2 \sum_i p_{ic} q_{ic} + s}{\sum_i p_{ic} + \sum_i q_{ic} + s},
+        \qquad \ell_c = 1 - \mathrm{dice}_c
+
+    with the statistics of :func:`region_stats` summed over the batch and all positions
+    (per image with ``per_image``), the denominator clamped below at ``eps``, and
+    :math:`\ell_c = -\log \mathrm{dice}_c` with ``log_loss``.
+
     Args:
         input: logits of shape :math:`(N, C, *)`: softmax over ``C`` in ``"multiclass"``
             mode, an independent sigmoid per channel in ``"binary"`` / ``"multilabel"``
@@ -389,9 +404,8 @@ _COMMON_ARGS = r"""
             :math:`TP = \sum \min(p, q)`, :math:`FP = \sum (p - q)^+`,
             :math:`FN = \sum (q - p)^+`, whose optimum for a soft target :math:`q` is
             :math:`p = q` (with the product form it is :math:`p = 1` wherever
-            :math:`q > 0`). Both forms agree for hard targets."""
+            :math:`q > 0`). Both forms agree for hard targets.
 
-_COMMON_TAIL = r"""
     Empty classes: a class absent from both the target and the prediction (:math:`TP = FP =
     FN = 0`) has score 1 and loss 0 for every ``smooth``. A class absent from the target but
     predicted is a miss: its score is :math:`s / (FP + s)`, loss near 1, and with
@@ -410,62 +424,7 @@ _COMMON_TAIL = r"""
         ValueError: for an unknown ``mode``, ``reduction`` or ``intersection``; shapes that do
             not fit the mode; class indices out of range; targets or probabilities outside
             [0, 1]; ``classes`` out of range, empty or repeated; ``smooth < 0``;
-            ``eps <= 0``; or ``sync_dist`` with ``per_image``."""
-
-
-def dice_loss(input: Tensor, target: Tensor, *, mode: str = "multiclass",
-              from_logits: bool = True, smooth: float = 0.0, eps: float = 1e-7,
-              classes: Sequence[int] | Tensor | None = None, ignore_index: int | None = None,
-              per_image: bool = False, log_loss: bool = False, reduction: str = "mean",
-              sync_dist: bool = False, intersection: str = "product") -> Tensor:
-    return _region_loss(input, target, mode=mode, from_logits=from_logits, smooth=smooth,
-                        eps=eps, classes=classes, ignore_index=ignore_index,
-                        per_image=per_image, log_loss=log_loss, reduction=reduction,
-                        sync_dist=sync_dist, intersection=intersection, tp_weight=2.0,
-                        alpha=1.0, beta=1.0, gamma=1.0)
-
-
-def jaccard_loss(input: Tensor, target: Tensor, *, mode: str = "multiclass",
-                 from_logits: bool = True, smooth: float = 0.0, eps: float = 1e-7,
-                 classes: Sequence[int] | Tensor | None = None,
-                 ignore_index: int | None = None, per_image: bool = False,
-                 log_loss: bool = False, reduction: str = "mean", sync_dist: bool = False,
-                 intersection: str = "product") -> Tensor:
-    return _region_loss(input, target, mode=mode, from_logits=from_logits, smooth=smooth,
-                        eps=eps, classes=classes, ignore_index=ignore_index,
-                        per_image=per_image, log_loss=log_loss, reduction=reduction,
-                        sync_dist=sync_dist, intersection=intersection, tp_weight=1.0,
-                        alpha=1.0, beta=1.0, gamma=1.0)
-
-
-def tversky_loss(input: Tensor, target: Tensor, *, mode: str = "multiclass",
-                 from_logits: bool = True, alpha: float = 0.5, beta: float = 0.5,
-                 gamma: float = 1.0, smooth: float = 0.0, eps: float = 1e-7,
-                 classes: Sequence[int] | Tensor | None = None,
-                 ignore_index: int | None = None, per_image: bool = False,
-                 log_loss: bool = False, reduction: str = "mean", sync_dist: bool = False,
-                 intersection: str = "product") -> Tensor:
-    alpha = check_real("alpha", alpha, low=0.0)
-    beta = check_real("beta", beta, low=0.0)
-    gamma = check_gamma(gamma)
-    return _region_loss(input, target, mode=mode, from_logits=from_logits, smooth=smooth,
-                        eps=eps, classes=classes, ignore_index=ignore_index,
-                        per_image=per_image, log_loss=log_loss, reduction=reduction,
-                        sync_dist=sync_dist, intersection=intersection, tp_weight=1.0,
-                        alpha=alpha, beta=beta, gamma=gamma)
-
-
-dice_loss.__doc__ = r"""Dice loss (Milletari et al., 2016): one minus the soft Dice coefficient.
-
-    .. math::
-        \mathrm{dice}_c = \frac{2\,TP_c + s}{2\,TP_c + FP_c + FN_c + s}
-                        = \frac{2 \sum_i p_{ic} q_{ic} + s}{\sum_i p_{ic} + \sum_i q_{ic} + s},
-        \qquad \ell_c = 1 - \mathrm{dice}_c
-
-    with the statistics of :func:`region_stats` summed over the batch and all positions
-    (per image with ``per_image``), the denominator clamped below at ``eps``, and
-    :math:`\ell_c = -\log \mathrm{dice}_c` with ``log_loss``.
-""" + _COMMON_ARGS + "\n" + _COMMON_TAIL + r"""
+            ``eps <= 0``; or ``sync_dist`` with ``per_image``.
 
     References:
         F. Milletari, N. Navab, S.-A. Ahmadi. V-Net: Fully Convolutional Neural Networks for
@@ -484,8 +443,20 @@ dice_loss.__doc__ = r"""Dice loss (Milletari et al., 2016): one minus the soft D
         >>> dice_loss(p, t, from_logits=False, reduction="none")
         tensor([0., 0., 0.])
     """
+    return _region_loss(input, target, mode=mode, from_logits=from_logits, smooth=smooth,
+                        eps=eps, classes=classes, ignore_index=ignore_index,
+                        per_image=per_image, log_loss=log_loss, reduction=reduction,
+                        sync_dist=sync_dist, intersection=intersection, tp_weight=2.0,
+                        alpha=1.0, beta=1.0, gamma=1.0)
 
-jaccard_loss.__doc__ = r"""Jaccard (IoU) loss: one minus the soft intersection over union.
+
+def jaccard_loss(input: Tensor, target: Tensor, *, mode: str = "multiclass",
+                 from_logits: bool = True, smooth: float = 0.0, eps: float = 1e-7,
+                 classes: Sequence[int] | Tensor | None = None,
+                 ignore_index: int | None = None, per_image: bool = False,
+                 log_loss: bool = False, reduction: str = "mean", sync_dist: bool = False,
+                 intersection: str = "product") -> Tensor:
+    r"""Jaccard (IoU) loss: one minus the soft intersection over union.
 
     .. math::
         \mathrm{iou}_c = \frac{TP_c + s}{TP_c + FP_c + FN_c + s}
@@ -495,7 +466,64 @@ jaccard_loss.__doc__ = r"""Jaccard (IoU) loss: one minus the soft intersection o
 
     with the statistics of :func:`region_stats` (see :func:`dice_loss` for how they are
     summed), and :math:`\ell_c = -\log \mathrm{iou}_c` with ``log_loss``.
-""" + _COMMON_ARGS + "\n" + _COMMON_TAIL + r"""
+
+    Args:
+        input: logits of shape :math:`(N, C, *)`: softmax over ``C`` in ``"multiclass"``
+            mode, an independent sigmoid per channel in ``"binary"`` / ``"multilabel"``
+            mode; probabilities with ``from_logits=False``. Binary mode also takes
+            :math:`(N, *)`.
+        target: ``"multiclass"``: class indices :math:`(N, *)` (integer dtype) or class
+            probabilities :math:`(N, C, *)` (float). ``"binary"`` / ``"multilabel"``: the shape
+            of ``input``, values in [0, 1] (float, integer or bool; soft labels allowed).
+        mode: ``"multiclass"`` | ``"binary"`` | ``"multilabel"``. Default: ``"multiclass"``.
+        from_logits: whether ``input`` holds logits (True) or probabilities. Default: True.
+        smooth: :math:`s \ge 0`, added to numerator and denominator. Default: 0.0.
+        eps: lower bound of the denominator, and of the score under ``log_loss``.
+            Default: 1e-7.
+        classes: the class indices to include (a sequence of distinct indices), or None for
+            all. Default: None.
+        ignore_index: target value of positions to leave out of every sum; they get exactly
+            zero gradient, even where their logits are NaN or infinite (in multiclass mode,
+            class-index targets only). Default: None.
+        per_image: compute each image's statistics and score separately (the reduction then
+            runs over images and classes). Default: False.
+        log_loss: use :math:`-\log(\mathrm{score})` instead of :math:`1 - \mathrm{score}`.
+            Default: False.
+        reduction: over classes (and images with ``per_image``): ``"none"`` | ``"mean"`` |
+            ``"sum"``. Default: ``"mean"``.
+        sync_dist: when ``torch.distributed`` is initialised, sum the per-class statistics over
+            all processes (with :func:`torch.distributed.nn.functional.all_reduce`, so the
+            gradient flows back to every process) before taking the ratio: every process gets
+            the loss of the global batch. Its gradient on each process is then the world size
+            times the gradient of the global loss, which is exactly what
+            :class:`~torch.nn.parallel.DistributedDataParallel`'s gradient averaging expects.
+            Needs ``per_image=False``. Default: False.
+        intersection: ``"product"`` (default) gives the usual soft statistics
+            :math:`TP = \sum p q`; ``"min"`` gives the soft-label form
+            :math:`TP = \sum \min(p, q)`, :math:`FP = \sum (p - q)^+`,
+            :math:`FN = \sum (q - p)^+`, whose optimum for a soft target :math:`q` is
+            :math:`p = q` (with the product form it is :math:`p = 1` wherever
+            :math:`q > 0`). Both forms agree for hard targets.
+
+    Empty classes: a class absent from both the target and the prediction (:math:`TP = FP =
+    FN = 0`) has score 1 and loss 0 for every ``smooth``. A class absent from the target but
+    predicted is a miss: its score is :math:`s / (FP + s)`, loss near 1, and with
+    :math:`s > 0` its gradient lowers the false prediction.
+
+    Shape:
+        - output: scalar; with ``reduction="none"`` :math:`(C,)`, or :math:`(N, C)` with
+          ``per_image`` (:math:`C` = number of selected classes, 1 in binary mode).
+
+    Returns:
+        Tensor: the loss, in the dtype of ``input`` (half inputs are computed in float32).
+
+    Raises:
+        TypeError: if ``input`` is not floating point, ``target`` has an unsupported dtype, or
+            an option has the wrong type.
+        ValueError: for an unknown ``mode``, ``reduction`` or ``intersection``; shapes that do
+            not fit the mode; class indices out of range; targets or probabilities outside
+            [0, 1]; ``classes`` out of range, empty or repeated; ``smooth < 0``;
+            ``eps <= 0``; or ``sync_dist`` with ``per_image``.
 
     References:
         M. A. Rahman, Y. Wang. Optimizing Intersection-over-Union in Deep Neural Networks for
@@ -514,8 +542,21 @@ jaccard_loss.__doc__ = r"""Jaccard (IoU) loss: one minus the soft intersection o
         ...       >= dice_loss(x, t, reduction="none")).all())
         True
     """
+    return _region_loss(input, target, mode=mode, from_logits=from_logits, smooth=smooth,
+                        eps=eps, classes=classes, ignore_index=ignore_index,
+                        per_image=per_image, log_loss=log_loss, reduction=reduction,
+                        sync_dist=sync_dist, intersection=intersection, tp_weight=1.0,
+                        alpha=1.0, beta=1.0, gamma=1.0)
 
-tversky_loss.__doc__ = r"""Tversky loss, and focal-Tversky loss with ``gamma != 1``.
+
+def tversky_loss(input: Tensor, target: Tensor, *, mode: str = "multiclass",
+                 from_logits: bool = True, alpha: float = 0.5, beta: float = 0.5,
+                 gamma: float = 1.0, smooth: float = 0.0, eps: float = 1e-7,
+                 classes: Sequence[int] | Tensor | None = None,
+                 ignore_index: int | None = None, per_image: bool = False,
+                 log_loss: bool = False, reduction: str = "mean", sync_dist: bool = False,
+                 intersection: str = "product") -> Tensor:
+    r"""Tversky loss, and focal-Tversky loss with ``gamma != 1``.
 
     .. math::
         \mathrm{TI}_c = \frac{TP_c + s}{TP_c + \alpha\,FP_c + \beta\,FN_c + s}, \qquad
@@ -526,12 +567,68 @@ tversky_loss.__doc__ = r"""Tversky loss, and focal-Tversky loss with ``gamma != 
     :math:`\alpha = \beta = 1/2` and :math:`\gamma = 1` it is :func:`dice_loss` (exactly for
     ``smooth=0``; in general Tversky with ``smooth=s`` equals Dice with ``smooth=2*s``). With
     ``log_loss`` the base is :math:`-\log \mathrm{TI}_c` instead of :math:`1 - \mathrm{TI}_c`.
-""" + _COMMON_ARGS.replace(
-    "        smooth:",
-    "        alpha: weight of false positives, ``>= 0``. Default: 0.5.\n"
-    "        beta: weight of false negatives, ``>= 0``. Default: 0.5.\n"
-    "        gamma: focal exponent, ``>= 0``. Default: 1.0.\n"
-    "        smooth:") + "\n" + _COMMON_TAIL + r"""
+
+    Args:
+        input: logits of shape :math:`(N, C, *)`: softmax over ``C`` in ``"multiclass"``
+            mode, an independent sigmoid per channel in ``"binary"`` / ``"multilabel"``
+            mode; probabilities with ``from_logits=False``. Binary mode also takes
+            :math:`(N, *)`.
+        target: ``"multiclass"``: class indices :math:`(N, *)` (integer dtype) or class
+            probabilities :math:`(N, C, *)` (float). ``"binary"`` / ``"multilabel"``: the shape
+            of ``input``, values in [0, 1] (float, integer or bool; soft labels allowed).
+        mode: ``"multiclass"`` | ``"binary"`` | ``"multilabel"``. Default: ``"multiclass"``.
+        from_logits: whether ``input`` holds logits (True) or probabilities. Default: True.
+        alpha: weight of false positives, ``>= 0``. Default: 0.5.
+        beta: weight of false negatives, ``>= 0``. Default: 0.5.
+        gamma: focal exponent, ``>= 0``. Default: 1.0.
+        smooth: :math:`s \ge 0`, added to numerator and denominator. Default: 0.0.
+        eps: lower bound of the denominator, and of the score under ``log_loss``.
+            Default: 1e-7.
+        classes: the class indices to include (a sequence of distinct indices), or None for
+            all. Default: None.
+        ignore_index: target value of positions to leave out of every sum; they get exactly
+            zero gradient, even where their logits are NaN or infinite (in multiclass mode,
+            class-index targets only). Default: None.
+        per_image: compute each image's statistics and score separately (the reduction then
+            runs over images and classes). Default: False.
+        log_loss: use :math:`-\log(\mathrm{score})` instead of :math:`1 - \mathrm{score}`.
+            Default: False.
+        reduction: over classes (and images with ``per_image``): ``"none"`` | ``"mean"`` |
+            ``"sum"``. Default: ``"mean"``.
+        sync_dist: when ``torch.distributed`` is initialised, sum the per-class statistics over
+            all processes (with :func:`torch.distributed.nn.functional.all_reduce`, so the
+            gradient flows back to every process) before taking the ratio: every process gets
+            the loss of the global batch. Its gradient on each process is then the world size
+            times the gradient of the global loss, which is exactly what
+            :class:`~torch.nn.parallel.DistributedDataParallel`'s gradient averaging expects.
+            Needs ``per_image=False``. Default: False.
+        intersection: ``"product"`` (default) gives the usual soft statistics
+            :math:`TP = \sum p q`; ``"min"`` gives the soft-label form
+            :math:`TP = \sum \min(p, q)`, :math:`FP = \sum (p - q)^+`,
+            :math:`FN = \sum (q - p)^+`, whose optimum for a soft target :math:`q` is
+            :math:`p = q` (with the product form it is :math:`p = 1` wherever
+            :math:`q > 0`). Both forms agree for hard targets.
+
+    Empty classes: a class absent from both the target and the prediction (:math:`TP = FP =
+    FN = 0`) has score 1 and loss 0 for every ``smooth``. A class absent from the target but
+    predicted is a miss: its score is :math:`s / (FP + s)`, loss near 1, and with
+    :math:`s > 0` its gradient lowers the false prediction.
+
+    Shape:
+        - output: scalar; with ``reduction="none"`` :math:`(C,)`, or :math:`(N, C)` with
+          ``per_image`` (:math:`C` = number of selected classes, 1 in binary mode).
+
+    Returns:
+        Tensor: the loss, in the dtype of ``input`` (half inputs are computed in float32).
+
+    Raises:
+        TypeError: if ``input`` is not floating point, ``target`` has an unsupported dtype, or
+            an option has the wrong type.
+        ValueError: for an unknown ``mode``, ``reduction`` or ``intersection``; shapes that do
+            not fit the mode; class indices out of range; targets or probabilities outside
+            [0, 1]; ``classes`` out of range, empty or repeated; ``smooth``, ``alpha``,
+            ``beta`` or ``gamma`` negative; ``eps <= 0``; or ``sync_dist`` with
+            ``per_image``.
 
     References:
         S. S. M. Salehi, D. Erdogmus, A. Gholipour. Tversky Loss Function for Image
@@ -550,3 +647,11 @@ tversky_loss.__doc__ = r"""Tversky loss, and focal-Tversky loss with ``gamma != 
         >>> torch.allclose(tversky_loss(x, t, alpha=0.5, beta=0.5), dice_loss(x, t))
         True
     """
+    alpha = check_real("alpha", alpha, low=0.0)
+    beta = check_real("beta", beta, low=0.0)
+    gamma = check_gamma(gamma)
+    return _region_loss(input, target, mode=mode, from_logits=from_logits, smooth=smooth,
+                        eps=eps, classes=classes, ignore_index=ignore_index,
+                        per_image=per_image, log_loss=log_loss, reduction=reduction,
+                        sync_dist=sync_dist, intersection=intersection, tp_weight=1.0,
+                        alpha=alpha, beta=beta, gamma=gamma)
