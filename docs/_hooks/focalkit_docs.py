@@ -7,8 +7,8 @@
   up in the reference without editing the page.
 * ``<!-- include: NAME -->`` is replaced by the text of ``docs/NAME``, a page that another
   command writes (the demo results, the benchmark tables). Its links are written relative to
-  the repository root, for the README, and are made relative to ``docs/``. A missing file is
-  a warning.
+  the repository root, for the README, and are made relative to ``docs/``; its own title, if
+  any, gives way to the page's. A missing file is a warning.
 * Every public object must have a docstring: a missing one is a warning, which fails
   ``mkdocs build --strict``.
 """
@@ -132,7 +132,9 @@ def _include(match: re.Match, docs_dir: Path, page: str) -> str:
     if not path.is_file():
         log.warning("%s includes %s, which does not exist", page, path)
         return ""
-    return re.sub(r"\]\(docs/", "](", path.read_text())
+    text = re.sub(r"\]\(docs/", "](", path.read_text())
+    # The including page has its own title.
+    return re.sub(r"\A# [^\n]*\n+", "", text)
 
 
 def on_page_markdown(markdown, page, config, files):
