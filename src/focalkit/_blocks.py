@@ -62,6 +62,23 @@ def blocks(rows: int, cols: int, size: int | None = None) -> Iterator[Block]:
             yield slice(i, min(i + step, rows)), slice(None)
 
 
+def class_blocks(n: int, width: int, length: int,
+                 size: int | None = None) -> Iterator[tuple[slice, slice]]:
+    """(samples, positions) slices of an ``(n, width, length)`` array of about ``size`` elements.
+
+    A sample larger than ``size`` is split along its positions; smaller samples are grouped.
+    """
+    size = size or CLASS_BLOCK
+    if width * length >= size:
+        for i in range(n):
+            for cols in column_blocks(length, width, size):
+                yield slice(i, i + 1), cols
+    else:
+        step = max(size // max(width * length, 1), 1)
+        for i in range(0, n, step):
+            yield slice(i, min(i + step, n)), slice(None)
+
+
 def column_blocks(length: int, width: int, size: int | None = None) -> Iterator[slice]:
     """Slices of ``length`` positions such that ``width * positions`` is about ``size``."""
     size = size or BLOCK

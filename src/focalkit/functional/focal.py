@@ -530,24 +530,24 @@ _LOG2E = 1.4426950408889634
 
 
 def _zero_columns_(block: Tensor, keep: Tensor) -> Tensor:
-    """Set the columns of ``block`` where ``keep`` is False to exactly 0, NaN and inf included.
+    """Zero ``block`` ``(N, C, P)`` in place at the positions where ``keep`` ``(N, P)`` is False.
 
-    The float bits are AND-ed with an integer row that has all bits set on kept columns and
-    none on the others: an exact masked fill at the speed of a copy (``masked_fill_`` with a
-    broadcast mask is an order of magnitude slower on CPU).
+    The zeros are exact, NaN and inf included: the float bits are AND-ed with an integer mask
+    that has all bits set at kept positions and none elsewhere, a masked fill at the speed of
+    a copy (``masked_fill_`` with a broadcast mask is an order of magnitude slower on CPU).
     """
     bits = torch.int64 if block.element_size() == 8 else torch.int32
-    block.view(bits).bitwise_and_(keep.to(bits).neg_().unsqueeze(0))
+    block.view(bits).bitwise_and_(keep.to(bits).neg_().unsqueeze(1))
     return block
 
 
 class _SoftmaxFocalFunction(torch.autograd.Function):
     """Class-index softmax focal loss; saves two per-position buffers (log-sum-exp, G).
 
-    Forward and backward each walk the input once, in blocks of ``(C, positions)``: the
-    forward takes :math:`\\log p_t` from ``log_softmax`` and computes the loss, the gradient
-    coefficient :math:`G` and the log-sum-exp :math:`x_t - \\log p_t` of every position of
-    the block; the backward writes
+    Forward and backward each walk the input once, in blocks of ``(samples, C, positions)``:
+    the forward takes :math:`\\log p_t` from ``log_softmax`` and computes the loss, the
+    gradient coefficient :math:`G` and the log-sum-exp :math:`x_t - \\log p_t` of every
+    position of the block; the backward writes
     :math:`G\\,(e^{x - \\mathrm{lse}} - \\mathrm{onehot}(t))` straight into the gradient.
     """
 
@@ -565,25 +565,24 @@ class _SoftmaxFocalFunction(torch.autograd.Function):
         sums = []
         lse = torch.empty((n, positions), dtype=dtype, device=x.device) if need_grad else None
         coeff = torch.empty((n, positions), dtype=dtype, device=x.device) if need_grad else None
-        for i in range(n):
-            for cols in _blocks.column_blocks(positions, c, _blocks.CLASS_BLOCK):
-                xb = x3[i, :, cols].to(dtype)
-                valid, t = _index_mask(t2[i, cols], ignore_index)
-                index = t.unsqueeze(0)
-                log_pt = torch.log_softmax(xb, dim=0).gather(0, index).squeeze(0)
-                if valid is not None:
-                    # log p_t = 0 gives an ignored position zero loss whatever its logits; the
-                    # backward zeroes its gradient.
-                    log_pt = torch.where(valid, log_pt, 0.0)
-                alpha_t = None if alpha_c is None else alpha_c[t]
-                loss_b, coeff_b = _focal_index_terms(log_pt, alpha_t, gamma, need_grad)
-                if loss is None:
-                    sums.append(loss_b.sum())
-                else:
-                    loss[i, cols] = loss_b
-                if need_grad:
-                    torch.sub(xb.gather(0, index).squeeze(0), log_pt, out=lse[i, cols])
-                    coeff[i, cols] = coeff_b
+        for rows, cols in _blocks.class_blocks(n, c, positions):
+            xb = x3[rows, :, cols].to(dtype)
+            valid, t = _index_mask(t2[rows, cols], ignore_index)
+            index = t.unsqueeze(1)
+            log_pt = torch.log_softmax(xb, dim=1).gather(1, index).squeeze(1)
+            if valid is not None:
+                # log p_t = 0 gives an ignored position zero loss whatever its logits; the
+                # backward zeroes its gradient.
+                log_pt = torch.where(valid, log_pt, 0.0)
+            alpha_t = None if alpha_c is None else alpha_c[t]
+            loss_b, coeff_b = _focal_index_terms(log_pt, alpha_t, gamma, need_grad)
+            if loss is None:
+                sums.append(loss_b.sum())
+            else:
+                loss[rows, cols] = loss_b
+            if need_grad:
+                torch.sub(xb.gather(1, index).squeeze(1), log_pt, out=lse[rows, cols])
+                coeff[rows, cols] = coeff_b
         if ignore_index is None:
             count = torch.tensor(n * positions, device=x.device)
         else:
@@ -623,20 +622,20 @@ class _SoftmaxFocalFunction(torch.autograd.Function):
         t2 = target.reshape(n, positions)
         g = coeff * scale
         grad = torch.empty(x3.shape, dtype=x.dtype, device=x.device)
-        for i in range(n):
-            for cols in _blocks.column_blocks(positions, c, _blocks.CLASS_BLOCK):
-                valid, t = _index_mask(t2[i, cols], ctx.ignore_index)
-                g_b = g[i, cols].unsqueeze(0)
-                if dtype == x.dtype:
-                    block = torch.sub(x3[i, :, cols], lse[i, cols], out=grad[i, :, cols])
-                else:
-                    block = torch.sub(x3[i, :, cols].to(dtype), lse[i, cols])
-                # exp(z) = 2**(z log2 e): exp2 is several times faster than exp on CPU.
-                block.mul_(_LOG2E).exp2_().mul_(g_b).scatter_add_(0, t.unsqueeze(0), -g_b)
-                if valid is not None:
-                    _zero_columns_(block, valid)
-                if dtype != x.dtype:
-                    grad[i, :, cols] = block
+        for rows, cols in _blocks.class_blocks(n, c, positions):
+            valid, t = _index_mask(t2[rows, cols], ctx.ignore_index)
+            g_b = g[rows, cols].unsqueeze(1)
+            if dtype == x.dtype:
+                block = torch.sub(x3[rows, :, cols], lse[rows, cols].unsqueeze(1),
+                                  out=grad[rows, :, cols])
+            else:
+                block = torch.sub(x3[rows, :, cols].to(dtype), lse[rows, cols].unsqueeze(1))
+            # exp(z) = 2**(z log2 e): exp2 is several times faster than exp on CPU.
+            block.mul_(_LOG2E).exp2_().mul_(g_b).scatter_add_(1, t.unsqueeze(1), -g_b)
+            if valid is not None:
+                _zero_columns_(block, valid)
+            if dtype != x.dtype:
+                grad[rows, :, cols] = block
         return grad.reshape(x.shape), None, None, None, None, None
 
 
