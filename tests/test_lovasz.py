@@ -218,6 +218,18 @@ def test_any_integer_target_dtype(dtype):
     torch.testing.assert_close(F.lovasz_hinge_loss(xh, y.to(dtype)), F.lovasz_hinge_loss(xh, y))
 
 
+def test_channels_last_input():
+    x, t = softmax_case(dtype=torch.float32)
+    xc = x.to(memory_format=torch.channels_last).requires_grad_()
+    loss = F.lovasz_softmax_loss(xc, t, per_image=True)
+    loss.backward()
+    xg = x.clone().requires_grad_()
+    want = F.lovasz_softmax_loss(xg, t, per_image=True)
+    want.backward()
+    torch.testing.assert_close(loss, want)
+    torch.testing.assert_close(xc.grad, xg.grad)
+
+
 def test_large_logits_stay_finite():
     x, t = softmax_case(dtype=torch.float32)
     x = (x.sign() * 1e4).requires_grad_()
