@@ -7,35 +7,52 @@ The docstrings are Google style, as Sphinx and ``help()`` read them, with ``:mat
   (both rendered by pymdownx.arithmatex and MathJax);
 * an ``Example:`` section is read as griffe's ``Examples:`` section, so its ``>>>`` lines
   render as code;
-* a docstring assigned at run time (``f.__doc__ = ...``), which static analysis cannot see,
-  is read from the imported object;
 * an ``Args:`` entry that documents several parameters at once (``a, b, c: as in X``) becomes
   one entry per parameter;
 * a cross-reference to a public focalkit object becomes an autorefs link, which fails the
-  strict build when the target is not in the API reference; any other target (torch, private
+  strict build when the target is not in the API reference. A bare name (``:class:`DiceLoss```)
+  is looked up in the docstring's own class and module. Any other target (torch, private
   helpers) becomes inline code.
 """
 
 from __future__ import annotations
 
-import importlib
-import inspect
 import re
 
-from griffe import Docstring, Extension
+from griffe import AliasResolutionError, CyclicAliasError, Extension
 
 ROLE = re.compile(r":(?:func|class|meth|mod|attr|data|obj|exc):`(~?)([^`]+)`")
 MATH_ROLE = re.compile(r":math:`([^`]+)`")
 EXAMPLE = re.compile(r"^(\s*)Example:\s*$", re.MULTILINE)
 
 
-def _reference(match: re.Match) -> str:
+def _is_public(path: str) -> bool:
+    return path.startswith("focalkit.") and not any(p.startswith("_") for p in path.split("."))
+
+
+def _resolve(target: str, obj, package) -> str | None:
+    """The full path of ``target`` as written in ``obj``'s docstring, or None."""
+    if target.startswith("focalkit."):
+        return target
+    scopes = [obj, obj.parent, obj.module] if obj.parent is not None else [obj, obj.module]
+    for scope in scopes:
+        if scope is None:
+            continue
+        candidate = f"{scope.path}.{target}"
+        try:
+            package[candidate[len(package.path) + 1:]]
+        except (KeyError, ValueError, AliasResolutionError, CyclicAliasError):
+            continue
+        return candidate
+    return None
+
+
+def _reference(match: re.Match, obj, package) -> str:
     short, target = match.group(1), match.group(2).strip()
     shown = target.rsplit(".", 1)[-1] if short else target
-    public = target.startswith("focalkit.") and not any(
-        part.startswith("_") for part in target.split("."))
-    if public:
-        return f"[`{shown}`][{target}]"
+    path = _resolve(target, obj, package)
+    if path is not None and _is_public(path):
+        return f"[`{shown}`][{path}]"
     return f"`{shown}`"
 
 
@@ -110,35 +127,24 @@ def _split_shared_args(text: str) -> str:
     return "\n".join(out)
 
 
-def to_markdown(text: str) -> str:
-    """Rewrite the reStructuredText roles and math blocks of one docstring."""
+def to_markdown(text: str, obj, package) -> str:
+    """Rewrite the reStructuredText of ``obj``'s docstring (``package``: its root package)."""
     text = _split_shared_args(text)
     text = EXAMPLE.sub(r"\1Examples:", text)
     text = _math_blocks(text)
     text = MATH_ROLE.sub(lambda m: f"\\({m.group(1)}\\)", text)
-    return ROLE.sub(_reference, text)
+    return ROLE.sub(lambda m: _reference(m, obj, package), text)
 
 
 class RstToMarkdown(Extension):
-    """Apply :func:`to_markdown` to every docstring griffe loads."""
+    """Apply :func:`to_markdown` to every docstring of a package once it is fully loaded."""
 
-    def on_instance(self, *, obj, agent, **kwargs) -> None:
-        if obj.docstring is None and (obj.is_function or obj.is_class):
-            doc = _runtime_doc(obj.module.path, obj.path[len(obj.module.path) + 1:])
-            if doc:
-                obj.docstring = Docstring(doc, parent=obj, parser=agent.docstring_parser,
-                                          parser_options=agent.docstring_options)
+    def on_package(self, *, pkg, **kwargs) -> None:
+        self._walk(pkg, pkg)
+
+    def _walk(self, obj, package) -> None:
         if obj.docstring is not None:
-            obj.docstring.value = to_markdown(obj.docstring.value)
-
-
-def _runtime_doc(module: str, qualname: str) -> str | None:
-    """The docstring of ``module.qualname`` as Python sees it after importing the module."""
-    try:
-        target = importlib.import_module(module)
-        for part in qualname.split("."):
-            target = getattr(target, part)
-    except (ImportError, AttributeError):
-        return None
-    doc = getattr(target, "__doc__", None)
-    return inspect.cleandoc(doc) if doc else None
+            obj.docstring.value = to_markdown(obj.docstring.value, obj, package)
+        for member in obj.members.values():
+            if not member.is_alias:
+                self._walk(member, package)
