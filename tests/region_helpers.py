@@ -2,31 +2,37 @@
 
 from __future__ import annotations
 
-import importlib
 import importlib.util
-import os
 import sys
-import types
+from pathlib import Path
 
 import pytest
+
+_NAME = "_focalkit_tests_smp_losses"
 
 
 def load_smp_losses():
     """``segmentation_models_pytorch.losses`` without the package ``__init__``.
 
     The top-level package imports its model zoo (timm, huggingface_hub, ...); the losses need
-    none of it. A bare parent module lets the subpackage import on its own.
+    none of it. The sub-package is loaded under a private name, so the real package name
+    stays untouched for anything else in the session. Skips the test when smp is missing.
     """
-    if "segmentation_models_pytorch.losses" in sys.modules:
-        return sys.modules["segmentation_models_pytorch.losses"]
+    if _NAME in sys.modules:
+        return sys.modules[_NAME]
     spec = importlib.util.find_spec("segmentation_models_pytorch")
-    if spec is None or spec.origin is None:
+    if spec is None or not spec.submodule_search_locations:
         pytest.skip("segmentation_models_pytorch is not installed")
-    if "segmentation_models_pytorch" not in sys.modules:
-        parent = types.ModuleType("segmentation_models_pytorch")
-        parent.__path__ = [os.path.dirname(spec.origin)]
-        sys.modules["segmentation_models_pytorch"] = parent
+    folder = Path(next(iter(spec.submodule_search_locations))) / "losses"
+    losses_spec = importlib.util.spec_from_file_location(
+        _NAME, folder / "__init__.py", submodule_search_locations=[str(folder)])
+    if losses_spec is None or losses_spec.loader is None:
+        pytest.skip(f"cannot load {folder}")
+    module = importlib.util.module_from_spec(losses_spec)
+    sys.modules[_NAME] = module
     try:
-        return importlib.import_module("segmentation_models_pytorch.losses")
+        losses_spec.loader.exec_module(module)
     except ImportError as error:
+        del sys.modules[_NAME]
         pytest.skip(f"segmentation_models_pytorch.losses cannot be imported: {error}")
+    return module
