@@ -95,27 +95,34 @@ def _count_dtype(length: int, dtype: torch.dtype) -> torch.dtype:
     return dtype if length < 2 ** 24 or dtype == torch.float64 else torch.float64
 
 
-def _lovasz_weights(fg_sorted: Tensor, seen: Tensor,
-                    dtype: torch.dtype) -> tuple[Tensor, Tensor]:
+def _lovasz_weights(fg_sorted: Tensor, seen: Tensor, dtype: torch.dtype,
+                    scratch: Tensor | None = None) -> tuple[Tensor, Tensor]:
     """:func:`lovasz_grad` given ``seen``, the running count of valid positions (1-D when
     every position is valid), in a dtype from :func:`_count_dtype`; also returns the number
-    of foreground positions of every row, shape ``(R, 1)``."""
+    of foreground positions of every row, shape ``(R, 1)``. ``scratch``, a free flat buffer
+    of at least ``2 * R * L`` elements of ``seen.dtype``, spares two fresh allocations."""
     rows, length = fg_sorted.shape
     if length == 0:
         return (torch.zeros((rows, 0), dtype=dtype, device=fg_sorted.device),
                 torch.zeros((rows, 1), dtype=seen.dtype, device=fg_sorted.device))
+    size = rows * length
+    if scratch is not None and scratch.dtype == seen.dtype and scratch.numel() >= 2 * size:
+        union, weights = scratch[:size].view(rows, length), scratch[size:2 * size].view(rows,
+                                                                                      length)
+    else:
+        union = torch.empty((rows, length), dtype=seen.dtype, device=fg_sorted.device)
+        weights = torch.empty_like(union)
     if seen.dim() == 1:
         # union_k = G + (number of background positions among the first k)
-        union = torch.logical_not(fg_sorted).cumsum(1, dtype=seen.dtype)
+        torch.cumsum(torch.logical_not(fg_sorted), 1, dtype=seen.dtype, out=union)
         total = length - union[:, -1:]
         union.add_(total)
     else:
-        fg = fg_sorted.cumsum(1, dtype=seen.dtype)
-        total = fg[:, -1:].clone()
-        union = torch.sub(seen, fg, out=fg).add_(total)
+        torch.cumsum(fg_sorted, 1, dtype=seen.dtype, out=union)
+        total = union[:, -1:].clone()
+        torch.sub(seen, union, out=union).add_(total)
         union.clamp_min_(1.0)  # 0 only before the first valid position, where seen is 0 too
     jac = torch.div(seen, union, out=union)
-    weights = torch.empty_like(jac)
     weights[:, :1] = jac[:, :1]
     torch.sub(jac[:, 1:], jac[:, :-1], out=weights[:, 1:])
     return weights.to(dtype), total
@@ -144,13 +151,14 @@ def _row_weights(present: Tensor, per_image: bool) -> Tensor:
 # ---------------------------------------------------------------------------------------------
 
 
-def _sort_descending(rows: Tensor) -> Tensor:
-    """Flat indices into ``rows`` that sort each row in decreasing order.
+def _sort_descending(rows: Tensor) -> tuple[Tensor, Tensor | None]:
+    """Flat indices into ``rows`` that sort each row in decreasing order, and a buffer of
+    ``2 * rows.numel()`` float32 values that the sort no longer needs (or None).
 
     float32 rows of errors (non-negative, with -1 marking ignored positions) are sorted as one
     flat int64 array with key ``row * 2**32 + (2**31 - 1 - bits)``: the bit pattern of a
-    non-negative float orders like the float, and one parallel radix sort of the whole batch
-    is faster than a comparison sort per row. Other dtypes take a batched row sort.
+    non-negative float orders like the float, and one parallel radix sort of the whole batch,
+    in place, is faster than a comparison sort per row. Other dtypes take a batched row sort.
     """
     num_rows, length = rows.shape
     if rows.dtype == torch.float32:
@@ -158,10 +166,13 @@ def _sort_descending(rows: Tensor) -> Tensor:
         offsets = offsets.mul_(2 ** 32).add_(2 ** 31 - 1).unsqueeze(1)
         keys = torch.empty((num_rows, length), dtype=torch.int64, device=rows.device)
         torch.sub(offsets, rows.view(torch.int32), out=keys)
-        return torch.sort(keys.view(-1))[1]
+        keys = keys.view(-1)
+        perm = torch.empty_like(keys)
+        torch.sort(keys, out=(keys, perm))
+        return perm, keys.view(torch.float32)
     perm = torch.sort(rows, dim=1, descending=True)[1]
     starts = torch.arange(0, num_rows * length, length, device=rows.device).unsqueeze(1)
-    return perm.add_(starts).view(-1)
+    return perm.add_(starts).view(-1), None
 
 
 def _prepare_softmax(input: Tensor, target: Tensor, ignore_index: int | None,
@@ -200,6 +211,13 @@ def _class_weights(counts: Tensor, classes: object, per_image: bool, num_classes
     return _row_weights(present.to(dtype), per_image).reshape(-1, 1)
 
 
+def _scratch_like(scratch: Tensor | None, like: Tensor) -> Tensor | None:
+    """A view of the free buffer ``scratch`` shaped like ``like``, or None if it is too small."""
+    if scratch is None or scratch.dtype != like.dtype or scratch.numel() < like.numel():
+        return None
+    return scratch[:like.numel()].view(like.shape)
+
+
 def _as_rows(tensor: Tensor, per_image: bool) -> Tensor:
     """``(N, C, M)`` to one row per (image, class) or per class (a copy only for the latter)."""
     n, c, m = tensor.shape
@@ -231,7 +249,7 @@ class _LovaszSoftmaxFunction(torch.autograd.Function):
         torch.sub(p, fg.view(torch.uint8), out=layout).abs_()
         if valid is not None:
             layout.masked_fill_(~valid.unsqueeze(1), -1.0)
-        perm = _sort_descending(rows)
+        perm, scratch = _sort_descending(rows)
         fg_sorted = _as_rows(fg, per_image).reshape(-1).gather(0, perm).view(rows.shape)
         count_dtype = _count_dtype(rows.shape[1], dtype)
         seen = torch.arange(1, rows.shape[1] + 1, dtype=count_dtype, device=x.device)
@@ -243,33 +261,37 @@ class _LovaszSoftmaxFunction(torch.autograd.Function):
             else:
                 valid_counts = valid_counts.sum().reshape(1, 1)
             seen = torch.minimum(seen, valid_counts.to(count_dtype))
-        weights, counts = _lovasz_weights(fg_sorted, seen, dtype)
+        weights, counts = _lovasz_weights(fg_sorted, seen, dtype, scratch)
         weights.mul_(_class_weights(counts, classes, per_image, c, dtype))
+        del fg_sorted
         grad = None
         if not ctx.needs_input_grad[0]:
             values = rows.view(-1).gather(0, perm).view(rows.shape)
             loss = torch.bmm(values.unsqueeze(1), weights.unsqueeze(2)).sum()
         else:
-            # sum_k values_k w_k = sum_j errors_j w_rank(j): scatter w, then a dot per row.
-            flat = torch.empty(weights.numel(), dtype=dtype, device=x.device)
-            flat.scatter_(0, perm, weights.view(-1))
-            del perm, weights, fg_sorted
-            loss = torch.bmm(rows.unsqueeze(1), flat.view(rows.shape).unsqueeze(2)).sum()
-            del errors, layout, rows
-            # d loss / d p is w on the background and -w on the foreground: one class per
-            # position, handled with a gather and a scatter instead of a pass over the mask.
+            # The weights go back to the unsorted positions, into the errors' buffer.
+            flat = errors.view(-1).scatter_(0, perm, weights.view(-1))
+            del perm, weights, layout, rows
+            # d loss / d p is w on the background and -w on the foreground, and
+            # loss = sum_j |p_j - fg_j| w_j = sum_j p_j (d loss / d p_j) + sum_fg w_j.
+            # One class per position is foreground: a gather and a scatter handle it.
             w = flat.view(n, c, m) if per_image else flat.view(c, n, m).transpose(0, 1)
             index = labels.long().clamp_max_(c - 1).unsqueeze(1)
             w_t = w.gather(1, index)
+            p_t = p.gather(1, index)
+            loss = w_t.sum()
+            p_w = torch.mul(p, w, out=_scratch_like(scratch, p))
+            dot = p_w.sum(dim=1, keepdim=True)
+            del p_w, scratch
+            w_t.mul_(-2.0)
+            dot.addcmul_(w_t, p_t)
+            loss = loss + dot.sum()
             grad = torch.empty((n, c, m), dtype=dtype, device=x.device)
             if from_logits:
-                w_t.mul_(p.gather(1, index)).mul_(-2.0)
-                dot = torch.mul(p, w).sum(dim=1, keepdim=True).add_(w_t)
                 torch.sub(w, dot, out=grad).mul_(p)
+                grad.scatter_add_(1, index, w_t.mul_(p_t))
             else:
-                grad.copy_(w)
-                w_t.mul_(-2.0)
-            grad.scatter_add_(1, index, w_t)
+                grad.copy_(w).scatter_add_(1, index, w_t)
             grad = grad.to(x.dtype).view(x.shape)
         ctx.options = (ignore_index, from_logits, per_image, classes)
         ctx.save_for_backward(x, target, grad)
