@@ -255,9 +255,10 @@ def test_hinge_matches_reference(spatial, opts):
                                R.lovasz_hinge_loss(x, y, **opts), rtol=1e-12, atol=1e-14)
 
 
+@pytest.mark.parametrize("spatial", [(3, 4), (2, 2, 3)], ids=["2d", "3d"])
 @pytest.mark.parametrize("opts", HINGE_OPTIONS)
-def test_hinge_gradcheck(opts):
-    x, y = hinge_case(spatial=(3, 4), ignore_index=opts.get("ignore_index"))
+def test_hinge_gradcheck(spatial, opts):
+    x, y = hinge_case(spatial=spatial, ignore_index=opts.get("ignore_index"))
     x.requires_grad_()
     assert gradcheck(lambda a: F.lovasz_hinge_loss(a, y, **opts), (x,))
 

@@ -88,11 +88,12 @@ def test_binary_accepts_flat_input():
 
 
 @pytest.mark.parametrize("name", LOSSES)
+@pytest.mark.parametrize("spatial", [(2, 3), (2, 1, 2)], ids=["2d", "3d"])
 @pytest.mark.parametrize("mode,opts", CASES[:-1])
-def test_gradcheck(name, mode, opts):
+def test_gradcheck(name, spatial, mode, opts):
     fn, _, extra = LOSSES[name]
     case, opts = split(opts)
-    x, y = make_case(mode, (2, 3), **case)
+    x, y = make_case(mode, spatial, **case)
     x.requires_grad_()
     assert gradcheck(lambda a: fn(a, y, mode=mode, **extra, **opts), (x,))
 
