@@ -192,10 +192,10 @@ def main() -> None:
 
     start = time.perf_counter()
     harness.compare("sigmoid_focal", sig_shape, SIGMOID_VARIANTS, rounds=args.rounds,
-                    csv_path=args.csv)
+                    csv_path=args.csv, idle_wait=args.idle_wait)
     sigmoid_data.cache_clear()
     harness.compare("softmax_focal", soft_shape, SOFTMAX_VARIANTS, rounds=args.rounds,
-                    csv_path=args.csv, notes=SOFTMAX_NOTES)
+                    csv_path=args.csv, notes=SOFTMAX_NOTES, idle_wait=args.idle_wait)
     softmax_data.cache_clear()
     print(f"benchmark time {time.perf_counter() - start:.0f} s")
     if not args.no_render:

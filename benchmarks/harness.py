@@ -37,7 +37,8 @@ Variant = Callable[[tuple], tuple[tuple, Callable[..., torch.Tensor]]]
 COLUMNS = [
     "timestamp", "machine", "torch", "threads", "benchmark", "shape", "variant", "rounds",
     "median_ms", "spread", "min_ms", "max_ms", "forward_ms", "warmup_ms", "saved_bytes",
-    "extra_saved_bytes", "input_bytes", "baseline_speedup", "loss", "load", "note",
+    "extra_saved_bytes", "input_bytes", "baseline_speedup", "loss", "load", "busy_calls",
+    "note",
 ]
 
 
@@ -46,7 +47,8 @@ def cli(description: str, argv: Sequence[str] | None = None) -> argparse.Namespa
 
     Flags: ``--threads`` (default 2), ``--rounds`` (default 7), ``--quick`` (small shapes, for
     a smoke run; its results go to the temporary directory unless ``--csv``/``--md`` say
-    otherwise), ``--csv`` and ``--md`` (output paths), ``--no-render``.
+    otherwise), ``--csv`` and ``--md`` (output paths), ``--no-render``, ``--idle-wait``
+    (see :func:`compare`).
     """
     parser = argparse.ArgumentParser(description=description)
     parser.add_argument("--threads", type=int, default=2, help="torch intra-op threads (2)")
@@ -57,6 +59,8 @@ def cli(description: str, argv: Sequence[str] | None = None) -> argparse.Namespa
     parser.add_argument("--md", help="markdown to render (default docs/benchmarks.md; with "
                         "--quick, a file in the temporary directory)")
     parser.add_argument("--no-render", action="store_true", help="do not rewrite the markdown")
+    parser.add_argument("--idle-wait", type=float, default=0.0, metavar="SECONDS",
+                        help="before each round, wait up to SECONDS for an idle CPU (0)")
     args = parser.parse_args(argv)
     scratch = Path(tempfile.gettempdir())
     if args.csv is None:
@@ -107,6 +111,35 @@ def load_smp_losses():
         del sys.modules[name]
         raise
     return module
+
+
+def _cpu_busy(interval: float = 0.5) -> float:
+    """Fraction of the machine's CPU time spent outside the idle task over ``interval`` s."""
+    def sample():
+        with open("/proc/stat") as handle:
+            fields = [int(v) for v in handle.readline().split()[1:]]
+        return fields[3] + fields[4], sum(fields)
+
+    idle0, total0 = sample()
+    time.sleep(interval)
+    idle1, total1 = sample()
+    return 1.0 - (idle1 - idle0) / max(total1 - total0, 1)
+
+
+def wait_idle(max_wait: float, threshold: float = 0.1) -> bool:
+    """Wait up to ``max_wait`` s for the CPU to be idle (other processes use < ``threshold``).
+
+    Returns whether it was. On a machine shared with other jobs this keeps their bursts out
+    of the timed rounds; without ``/proc/stat`` it returns True at once.
+    """
+    if max_wait <= 0 or not os.path.exists("/proc/stat"):
+        return True
+    deadline = time.monotonic() + max_wait
+    while True:
+        if _cpu_busy() < threshold:
+            return True
+        if time.monotonic() >= deadline:
+            return False
 
 
 def _load() -> float:
@@ -196,7 +229,7 @@ def agree(shape: tuple, variants: dict[str, Variant], *, baseline: str = "focalk
 
 def compare(benchmark: str, shape: tuple, variants: dict[str, Variant], *, rounds: int = 7,
             baseline: str = "focalkit", csv_path: str | os.PathLike = "benchmarks/results.csv",
-            notes: dict[str, str] | None = None) -> list[dict]:
+            notes: dict[str, str] | None = None, idle_wait: float = 0.0) -> list[dict]:
     """Time forward+backward of each variant on one problem and append the rows to a CSV.
 
     Args:
@@ -207,6 +240,9 @@ def compare(benchmark: str, shape: tuple, variants: dict[str, Variant], *, round
         baseline: the variant the others are compared with.
         csv_path: CSV file the rows are appended to (created with a header if missing).
         notes: optional ``{name: text}`` stored in the ``note`` column.
+        idle_wait: before each timed call, wait up to this many seconds for the CPU to be
+            idle (see :func:`wait_idle`); calls that started on a busy CPU anyway are counted
+            in the ``busy_calls`` column.
 
     Returns:
         One dict per variant that ran, with the keys of :data:`COLUMNS`: ``median_ms`` (median
@@ -240,6 +276,8 @@ def compare(benchmark: str, shape: tuple, variants: dict[str, Variant], *, round
         order = names[r % len(names):] + names[:r % len(names)]
         for name in order:
             inputs, fn = prepared[name]
+            if not wait_idle(idle_wait):
+                stats[name]["busy"] = stats[name].get("busy", 0) + 1
             total, forward, value = _step(inputs, fn)
             stats[name]["total"].append(total * 1e3)
             stats[name]["forward"].append(forward * 1e3)
@@ -279,16 +317,10 @@ def compare(benchmark: str, shape: tuple, variants: dict[str, Variant], *, round
             "baseline_speedup": round(median / base, 3) if base else "",
             "loss": f"{stats[name]['loss']:.7g}",
             "load": round(load, 2),
+            "busy_calls": stats[name].get("busy", 0) if idle_wait > 0 else "",
             "note": notes.get(name, ""),
         })
-    path = Path(csv_path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    new = not path.exists() or path.stat().st_size == 0
-    with open(path, "a", newline="") as handle:
-        writer = csv.DictWriter(handle, fieldnames=COLUMNS)
-        if new:
-            writer.writeheader()
-        writer.writerows(rows)
+    _append(Path(csv_path), rows)
     for row in rows:
         print(f"[{benchmark}] {row['variant']:<28} median {row['median_ms']:9.2f} ms "
               f"(IQR {row['spread']:.2f}, forward {row['forward_ms']:.2f})  "
@@ -296,6 +328,24 @@ def compare(benchmark: str, shape: tuple, variants: dict[str, Variant], *, round
               f"saved {row['saved_bytes'] / 2**20:.1f} MiB "
               f"(extra {row['extra_saved_bytes'] / 2**20:.1f})")
     return rows
+
+
+def _append(path: Path, rows: list[dict]) -> None:
+    """Append ``rows`` to the CSV at ``path``, rewriting it first if its columns are older."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    old = []
+    if path.exists() and path.stat().st_size:
+        with open(path, newline="") as handle:
+            reader = csv.DictReader(handle)
+            if reader.fieldnames != COLUMNS:
+                old = list(reader)
+    if old or not path.exists() or not path.stat().st_size:
+        with open(path, "w", newline="") as handle:
+            writer = csv.DictWriter(handle, fieldnames=COLUMNS, restval="")
+            writer.writeheader()
+            writer.writerows({k: v for k, v in row.items() if k in COLUMNS} for row in old)
+    with open(path, "a", newline="") as handle:
+        csv.DictWriter(handle, fieldnames=COLUMNS).writerows(rows)
 
 
 def _ms(value: str | float) -> str:
@@ -320,7 +370,9 @@ METHOD = """\
   part of the same calls. "warm-up" is the first call, which includes any compilation.
 * "load average" is the larger of the one-minute load averages at the start and the end of
   the timing; above the thread count, other processes were competing for the cores and the
-  times are inflated (fine-grained multi-threaded work suffers most).
+  times are inflated (fine-grained multi-threaded work suffers most). With `--idle-wait`,
+  each timed call first waits for an idle CPU; "busy" counts the calls that started on a
+  busy CPU anyway.
 * "vs focalkit" is the variant's median divided by focalkit's: how many times faster
   focalkit is.
 * "saved" is the total size of the distinct storages that autograd keeps for the backward
@@ -361,11 +413,13 @@ def render(csv_path: str | os.PathLike = "benchmarks/results.csv",
             f"## {benchmark}, shape {shape.replace('x', ' x ')}",
             "",
             f"Machine: {first['machine']}; torch {first['torch']}; {first['threads']} threads; "
-            f"{first['rounds']} rounds; run {stamp[:19]}; load average up to {first['load']}.",
+            f"{first['rounds']} rounds; run {stamp[:19]}; load average up to {first['load']}"
+            + ("; every call waited for an idle CPU" if first.get("busy_calls") else "")
+            + ".",
             "",
             "| variant | median ms | IQR | range | forward ms | warm-up ms | vs focalkit "
-            "| saved MiB | extra MiB | extra / input | note |",
-            "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|",
+            "| saved MiB | extra MiB | extra / input | busy | note |",
+            "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|",
         ]
         for r in sorted(group, key=lambda r: float(r["median_ms"])):
             ratio = f"{float(r['baseline_speedup']):.2f}x" if r["baseline_speedup"] else ""
@@ -375,7 +429,8 @@ def render(csv_path: str | os.PathLike = "benchmarks/results.csv",
                 f"| {_ms(r['min_ms'])}-{_ms(r['max_ms'])} "
                 f"| {_ms(r['forward_ms'])} | {_ms(r['warmup_ms'])} | {ratio} "
                 f"| {_mib(r['saved_bytes'])} | {_mib(r['extra_saved_bytes'])} "
-                f"| {int(r['extra_saved_bytes']) / inputs:.2f} | {r['note']} |")
+                f"| {int(r['extra_saved_bytes']) / inputs:.2f} | {r.get('busy_calls', '')} "
+                f"| {r['note']} |")
         lines.append("")
     lines.append(METHOD)
     text = "\n".join(lines)
