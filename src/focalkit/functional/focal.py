@@ -518,6 +518,37 @@ def _focal_index_terms(log_pt: Tensor, alpha_t: Tensor | None, gamma: float,
     return loss, coeff
 
 
+def _focal_index_block(log_pt: Tensor, alpha_t: Tensor | None, gamma: float, with_grad: bool,
+                       coeff_out: Tensor | None = None) -> tuple[Tensor | None, Tensor | None]:
+    r"""The terms of :func:`_focal_index_terms` on one block, in few passes.
+
+    With :math:`f = \alpha_t\,m^{\gamma - 1}`, the loss is :math:`-(f m) \log p_t` and
+    :math:`G = f\,(m - \gamma\,p_t \log p_t)` (for :math:`\gamma = 0`: :math:`f m` is
+    :math:`\alpha_t` and :math:`G = \alpha_t`).
+
+    Returns ``(f * m, G)``, the first None when it is 1; ``G`` is written into ``coeff_out``
+    when given.
+    """
+    if gamma == 0.0:
+        if not with_grad:
+            return alpha_t, None
+        coeff = alpha_t if alpha_t is not None else torch.ones_like(log_pt)
+        return alpha_t, coeff if coeff_out is None else coeff_out.copy_(coeff)
+    m = torch.expm1(log_pt).neg_()
+    power = None if gamma == 1.0 else m if gamma == 2.0 else _pow_gamma_minus_one(m, gamma)
+    factor = alpha_t if power is None else power if alpha_t is None else power * alpha_t
+    loss_factor = m if factor is None else factor * m
+    if not with_grad:
+        return loss_factor, None
+    coeff = torch.add(m, torch.exp(log_pt).mul_(log_pt), alpha=-gamma)
+    if factor is not None:
+        coeff = torch.mul(coeff, factor, out=coeff_out) if coeff_out is not None \
+            else coeff.mul_(factor)
+    elif coeff_out is not None:
+        coeff = coeff_out.copy_(coeff)
+    return loss_factor, coeff
+
+
 def _index_mask(target: Tensor, ignore_index: int | None) -> tuple[Tensor | None, Tensor]:
     """(valid mask or None, target with ignored entries replaced by class 0)."""
     if ignore_index is None:
@@ -575,14 +606,17 @@ class _SoftmaxFocalFunction(torch.autograd.Function):
                 # backward zeroes its gradient.
                 log_pt = torch.where(valid, log_pt, 0.0)
             alpha_t = None if alpha_c is None else alpha_c[t]
-            loss_b, coeff_b = _focal_index_terms(log_pt, alpha_t, gamma, need_grad)
+            loss_factor, _ = _focal_index_block(log_pt, alpha_t, gamma, need_grad,
+                                                coeff[rows, cols] if need_grad else None)
             if loss is None:
-                sums.append(loss_b.sum())
+                sums.append(-(log_pt.sum() if loss_factor is None
+                              else torch.dot(loss_factor.reshape(-1), log_pt.reshape(-1))))
+            elif loss_factor is None:
+                torch.neg(log_pt, out=loss[rows, cols])
             else:
-                loss[rows, cols] = loss_b
+                torch.mul(loss_factor, log_pt, out=loss[rows, cols]).neg_()
             if need_grad:
                 torch.sub(xb.gather(1, index).squeeze(1), log_pt, out=lse[rows, cols])
-                coeff[rows, cols] = coeff_b
         if ignore_index is None:
             count = torch.tensor(n * positions, device=x.device)
         else:
