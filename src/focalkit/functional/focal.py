@@ -593,7 +593,7 @@ class _SoftmaxFocalFunction(torch.autograd.Function):
         alpha_c = None if alpha is None else alpha.to(dtype)
         loss = torch.empty((n, positions), dtype=dtype, device=x.device) \
             if reduction == "none" else None
-        sums = []
+        sums, counts = [], []
         lse = torch.empty((n, positions), dtype=dtype, device=x.device) if need_grad else None
         coeff = torch.empty((n, positions), dtype=dtype, device=x.device) if need_grad else None
         for rows, cols in _blocks.class_blocks(n, c, positions):
@@ -605,6 +605,7 @@ class _SoftmaxFocalFunction(torch.autograd.Function):
                 # log p_t = 0 gives an ignored position zero loss whatever its logits; the
                 # backward zeroes its gradient.
                 log_pt = torch.where(valid, log_pt, 0.0)
+                counts.append(torch.count_nonzero(valid))
             alpha_t = None if alpha_c is None else alpha_c[t]
             loss_factor, _ = _focal_index_block(log_pt, alpha_t, gamma, need_grad,
                                                 coeff[rows, cols] if need_grad else None)
@@ -617,10 +618,10 @@ class _SoftmaxFocalFunction(torch.autograd.Function):
                 torch.mul(loss_factor, log_pt, out=loss[rows, cols]).neg_()
             if need_grad:
                 torch.sub(xb.gather(1, index).squeeze(1), log_pt, out=lse[rows, cols])
-        if ignore_index is None:
-            count = torch.tensor(n * positions, device=x.device)
+        if ignore_index is None or not counts:
+            count = torch.tensor(n * positions if ignore_index is None else 0, device=x.device)
         else:
-            count = (t2 != ignore_index).sum()
+            count = torch.stack(counts).sum()
         ctx.gamma, ctx.ignore_index, ctx.reduction = gamma, ignore_index, reduction
         ctx.save_for_backward(x, target, alpha, lse, coeff, count)
         if loss is not None:
