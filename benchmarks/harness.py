@@ -370,7 +370,9 @@ METHOD = """\
   part of the same calls. "warm-up" is the first call, which includes any compilation.
 * "load average" is the larger of the one-minute load averages at the start and the end of
   the timing; above the thread count, other processes were competing for the cores and the
-  times are inflated (fine-grained multi-threaded work suffers most). With `--idle-wait`,
+  times are inflated. Work split into many short multi-threaded operations suffers most, as
+  every operation waits for its slowest thread: focalkit's blocked kernels run thousands of
+  them per call, and on a busy machine they can fall behind the peers. With `--idle-wait`,
   each timed call first waits for an idle CPU; "busy" counts the calls that started on a
   busy CPU anyway.
 * "vs focalkit" is the variant's median divided by focalkit's: how many times faster
