@@ -13,10 +13,16 @@ The docstrings are Google style, as Sphinx and ``help()`` read them, with ``:mat
   strict build when the target is not in the API reference. A bare name (``:class:`DiceLoss```)
   is looked up in the docstring's own class and module. Any other target (torch, private
   helpers) becomes inline code.
+
+Griffe reads docstrings from the source; a function or class whose docstring is completed at
+import (the region losses insert shared text into theirs) is documented with the docstring of
+the imported object, as ``help()`` shows it.
 """
 
 from __future__ import annotations
 
+import importlib
+import inspect
 import re
 
 from griffe import AliasResolutionError, CyclicAliasError, Extension
@@ -127,6 +133,19 @@ def _split_shared_args(text: str) -> str:
     return "\n".join(out)
 
 
+def _imported_docstring(obj) -> str | None:
+    """The docstring of the imported function or class at ``obj.path``, or None."""
+    if not (obj.is_function or obj.is_class):
+        return None
+    try:
+        value = importlib.import_module(obj.module.path)
+    except ImportError:
+        return None
+    for name in obj.path[len(obj.module.path) + 1:].split("."):
+        value = getattr(value, name, None)
+    return inspect.getdoc(value) if value is not None else None
+
+
 def to_markdown(text: str, obj, package) -> str:
     """Rewrite the reStructuredText of ``obj``'s docstring (``package``: its root package)."""
     text = _split_shared_args(text)
@@ -144,7 +163,8 @@ class RstToMarkdown(Extension):
 
     def _walk(self, obj, package) -> None:
         if obj.docstring is not None:
-            obj.docstring.value = to_markdown(obj.docstring.value, obj, package)
+            text = _imported_docstring(obj) or obj.docstring.value
+            obj.docstring.value = to_markdown(text, obj, package)
         for member in obj.members.values():
             if not member.is_alias:
                 self._walk(member, package)

@@ -323,6 +323,89 @@ def region_stats(input: Tensor, target: Tensor, *, mode: str = "multiclass",
 # Losses
 # ---------------------------------------------------------------------------------------------
 
+# Docstring text common to dice_loss, jaccard_loss and tversky_loss. A line holding only
+# ``@DOC_INPUTS@``, ``@DOC_OPTIONS@`` or ``@DOC_RESULTS@`` in their docstrings is replaced by
+# the piece, indented as the line is (see _shared_doc). The results piece ends with the
+# ``TypeError`` entry of ``Raises:``; each loss adds its own ``ValueError`` entry.
+_DOC_INPUTS = r"""
+input: logits of shape :math:`(N, C, *)`: softmax over ``C`` in ``"multiclass"``
+    mode, an independent sigmoid per channel in ``"binary"`` / ``"multilabel"``
+    mode; probabilities with ``from_logits=False``. Binary mode also takes
+    :math:`(N, *)`.
+target: ``"multiclass"``: class indices :math:`(N, *)` (integer dtype) or class
+    probabilities :math:`(N, C, *)` (float). ``"binary"`` / ``"multilabel"``: the shape
+    of ``input``, values in [0, 1] (float, integer or bool; soft labels allowed).
+mode: ``"multiclass"`` | ``"binary"`` | ``"multilabel"``. Default: ``"multiclass"``.
+from_logits: whether ``input`` holds logits (True) or probabilities. Default: True.
+"""
+
+_DOC_OPTIONS = r"""
+smooth: :math:`s \ge 0`, added to numerator and denominator. Default: 0.0.
+eps: lower bound of the denominator, and of the score under ``log_loss``.
+    Default: 1e-7.
+classes: the class indices to include (a sequence of distinct indices), or None for
+    all. Default: None.
+ignore_index: target value of positions to leave out of every sum; they get exactly
+    zero gradient, even where their logits are NaN or infinite (in multiclass mode,
+    class-index targets only). Default: None.
+per_image: compute each image's statistics and score separately (the reduction then
+    runs over images and classes). Default: False.
+log_loss: use :math:`-\log(\mathrm{score})` instead of :math:`1 - \mathrm{score}`.
+    Default: False.
+reduction: over classes (and images with ``per_image``): ``"none"`` | ``"mean"`` |
+    ``"sum"``. Default: ``"mean"``.
+sync_dist: when ``torch.distributed`` is initialised, sum the per-class statistics over
+    all processes (with :func:`torch.distributed.nn.functional.all_reduce`, so the
+    gradient flows back to every process) before taking the ratio: every process gets
+    the loss of the global batch. Its gradient on each process is then the world size
+    times the gradient of the global loss, which is exactly what
+    :class:`~torch.nn.parallel.DistributedDataParallel`'s gradient averaging expects.
+    Needs ``per_image=False``. Default: False.
+intersection: ``"product"`` (default) gives the usual soft statistics
+    :math:`TP = \sum p q`; ``"min"`` gives the soft-label form
+    :math:`TP = \sum \min(p, q)`, :math:`FP = \sum (p - q)^+`,
+    :math:`FN = \sum (q - p)^+`, whose optimum for a soft target :math:`q` is
+    :math:`p = q` (with the product form it is :math:`p = 1` wherever
+    :math:`q > 0`). Both forms agree for hard targets.
+"""
+
+_DOC_RESULTS = r"""
+Empty classes: a class absent from both the target and the prediction (:math:`TP = FP =
+FN = 0`) has score 1 and loss 0 for every ``smooth``. A class absent from the target but
+predicted is a miss: its score is :math:`s / (FP + s)`, loss near 1, and with
+:math:`s > 0` its gradient lowers the false prediction.
+
+Shape:
+    - output: scalar; with ``reduction="none"`` :math:`(C,)`, or :math:`(N, C)` with
+      ``per_image`` (:math:`C` = number of selected classes, 1 in binary mode).
+
+Returns:
+    Tensor: the loss, in the dtype of ``input`` (half inputs are computed in float32).
+
+Raises:
+    TypeError: if ``input`` is not floating point, ``target`` has an unsupported dtype, or
+        an option has the wrong type.
+"""
+
+_DOC_PIECES = {"@DOC_INPUTS@": _DOC_INPUTS, "@DOC_OPTIONS@": _DOC_OPTIONS,
+               "@DOC_RESULTS@": _DOC_RESULTS}
+
+
+def _shared_doc(func):
+    """Complete ``func.__doc__`` with the shared pieces, once, at import."""
+    if func.__doc__ is None:  # docstrings stripped (python -OO)
+        return func
+    lines = []
+    for line in func.__doc__.split("\n"):
+        piece = _DOC_PIECES.get(line.strip())
+        if piece is None:
+            lines.append(line)
+            continue
+        indent = line[: len(line) - len(line.lstrip())]
+        lines += [indent + part if part else part for part in piece.strip("\n").split("\n")]
+    func.__doc__ = "\n".join(lines)
+    return func
+
 
 def _region_loss(input: Tensor, target: Tensor, *, mode: object, from_logits: bool,
                  smooth: object, eps: object, classes: object, ignore_index: object,
@@ -352,6 +435,7 @@ def _region_loss(input: Tensor, target: Tensor, *, mode: object, from_logits: bo
     return reduce(loss, reduction).to(input.dtype)
 
 
+@_shared_doc
 def dice_loss(input: Tensor, target: Tensor, *, mode: str = "multiclass",
               from_logits: bool = True, smooth: float = 0.0, eps: float = 1e-7,
               classes: Sequence[int] | Tensor | None = None, ignore_index: int | None = None,
@@ -369,58 +453,10 @@ def dice_loss(input: Tensor, target: Tensor, *, mode: str = "multiclass",
     :math:`\ell_c = -\log \mathrm{dice}_c` with ``log_loss``.
 
     Args:
-        input: logits of shape :math:`(N, C, *)`: softmax over ``C`` in ``"multiclass"``
-            mode, an independent sigmoid per channel in ``"binary"`` / ``"multilabel"``
-            mode; probabilities with ``from_logits=False``. Binary mode also takes
-            :math:`(N, *)`.
-        target: ``"multiclass"``: class indices :math:`(N, *)` (integer dtype) or class
-            probabilities :math:`(N, C, *)` (float). ``"binary"`` / ``"multilabel"``: the shape
-            of ``input``, values in [0, 1] (float, integer or bool; soft labels allowed).
-        mode: ``"multiclass"`` | ``"binary"`` | ``"multilabel"``. Default: ``"multiclass"``.
-        from_logits: whether ``input`` holds logits (True) or probabilities. Default: True.
-        smooth: :math:`s \ge 0`, added to numerator and denominator. Default: 0.0.
-        eps: lower bound of the denominator, and of the score under ``log_loss``.
-            Default: 1e-7.
-        classes: the class indices to include (a sequence of distinct indices), or None for
-            all. Default: None.
-        ignore_index: target value of positions to leave out of every sum; they get exactly
-            zero gradient, even where their logits are NaN or infinite (in multiclass mode,
-            class-index targets only). Default: None.
-        per_image: compute each image's statistics and score separately (the reduction then
-            runs over images and classes). Default: False.
-        log_loss: use :math:`-\log(\mathrm{score})` instead of :math:`1 - \mathrm{score}`.
-            Default: False.
-        reduction: over classes (and images with ``per_image``): ``"none"`` | ``"mean"`` |
-            ``"sum"``. Default: ``"mean"``.
-        sync_dist: when ``torch.distributed`` is initialised, sum the per-class statistics over
-            all processes (with :func:`torch.distributed.nn.functional.all_reduce`, so the
-            gradient flows back to every process) before taking the ratio: every process gets
-            the loss of the global batch. Its gradient on each process is then the world size
-            times the gradient of the global loss, which is exactly what
-            :class:`~torch.nn.parallel.DistributedDataParallel`'s gradient averaging expects.
-            Needs ``per_image=False``. Default: False.
-        intersection: ``"product"`` (default) gives the usual soft statistics
-            :math:`TP = \sum p q`; ``"min"`` gives the soft-label form
-            :math:`TP = \sum \min(p, q)`, :math:`FP = \sum (p - q)^+`,
-            :math:`FN = \sum (q - p)^+`, whose optimum for a soft target :math:`q` is
-            :math:`p = q` (with the product form it is :math:`p = 1` wherever
-            :math:`q > 0`). Both forms agree for hard targets.
+        @DOC_INPUTS@
+        @DOC_OPTIONS@
 
-    Empty classes: a class absent from both the target and the prediction (:math:`TP = FP =
-    FN = 0`) has score 1 and loss 0 for every ``smooth``. A class absent from the target but
-    predicted is a miss: its score is :math:`s / (FP + s)`, loss near 1, and with
-    :math:`s > 0` its gradient lowers the false prediction.
-
-    Shape:
-        - output: scalar; with ``reduction="none"`` :math:`(C,)`, or :math:`(N, C)` with
-          ``per_image`` (:math:`C` = number of selected classes, 1 in binary mode).
-
-    Returns:
-        Tensor: the loss, in the dtype of ``input`` (half inputs are computed in float32).
-
-    Raises:
-        TypeError: if ``input`` is not floating point, ``target`` has an unsupported dtype, or
-            an option has the wrong type.
+    @DOC_RESULTS@
         ValueError: for an unknown ``mode``, ``reduction`` or ``intersection``; shapes that do
             not fit the mode; class indices out of range; targets or probabilities outside
             [0, 1]; ``classes`` out of range, empty or repeated; ``smooth < 0``;
@@ -450,6 +486,7 @@ def dice_loss(input: Tensor, target: Tensor, *, mode: str = "multiclass",
                         alpha=1.0, beta=1.0, gamma=1.0)
 
 
+@_shared_doc
 def jaccard_loss(input: Tensor, target: Tensor, *, mode: str = "multiclass",
                  from_logits: bool = True, smooth: float = 0.0, eps: float = 1e-7,
                  classes: Sequence[int] | Tensor | None = None,
@@ -468,58 +505,10 @@ def jaccard_loss(input: Tensor, target: Tensor, *, mode: str = "multiclass",
     summed), and :math:`\ell_c = -\log \mathrm{iou}_c` with ``log_loss``.
 
     Args:
-        input: logits of shape :math:`(N, C, *)`: softmax over ``C`` in ``"multiclass"``
-            mode, an independent sigmoid per channel in ``"binary"`` / ``"multilabel"``
-            mode; probabilities with ``from_logits=False``. Binary mode also takes
-            :math:`(N, *)`.
-        target: ``"multiclass"``: class indices :math:`(N, *)` (integer dtype) or class
-            probabilities :math:`(N, C, *)` (float). ``"binary"`` / ``"multilabel"``: the shape
-            of ``input``, values in [0, 1] (float, integer or bool; soft labels allowed).
-        mode: ``"multiclass"`` | ``"binary"`` | ``"multilabel"``. Default: ``"multiclass"``.
-        from_logits: whether ``input`` holds logits (True) or probabilities. Default: True.
-        smooth: :math:`s \ge 0`, added to numerator and denominator. Default: 0.0.
-        eps: lower bound of the denominator, and of the score under ``log_loss``.
-            Default: 1e-7.
-        classes: the class indices to include (a sequence of distinct indices), or None for
-            all. Default: None.
-        ignore_index: target value of positions to leave out of every sum; they get exactly
-            zero gradient, even where their logits are NaN or infinite (in multiclass mode,
-            class-index targets only). Default: None.
-        per_image: compute each image's statistics and score separately (the reduction then
-            runs over images and classes). Default: False.
-        log_loss: use :math:`-\log(\mathrm{score})` instead of :math:`1 - \mathrm{score}`.
-            Default: False.
-        reduction: over classes (and images with ``per_image``): ``"none"`` | ``"mean"`` |
-            ``"sum"``. Default: ``"mean"``.
-        sync_dist: when ``torch.distributed`` is initialised, sum the per-class statistics over
-            all processes (with :func:`torch.distributed.nn.functional.all_reduce`, so the
-            gradient flows back to every process) before taking the ratio: every process gets
-            the loss of the global batch. Its gradient on each process is then the world size
-            times the gradient of the global loss, which is exactly what
-            :class:`~torch.nn.parallel.DistributedDataParallel`'s gradient averaging expects.
-            Needs ``per_image=False``. Default: False.
-        intersection: ``"product"`` (default) gives the usual soft statistics
-            :math:`TP = \sum p q`; ``"min"`` gives the soft-label form
-            :math:`TP = \sum \min(p, q)`, :math:`FP = \sum (p - q)^+`,
-            :math:`FN = \sum (q - p)^+`, whose optimum for a soft target :math:`q` is
-            :math:`p = q` (with the product form it is :math:`p = 1` wherever
-            :math:`q > 0`). Both forms agree for hard targets.
+        @DOC_INPUTS@
+        @DOC_OPTIONS@
 
-    Empty classes: a class absent from both the target and the prediction (:math:`TP = FP =
-    FN = 0`) has score 1 and loss 0 for every ``smooth``. A class absent from the target but
-    predicted is a miss: its score is :math:`s / (FP + s)`, loss near 1, and with
-    :math:`s > 0` its gradient lowers the false prediction.
-
-    Shape:
-        - output: scalar; with ``reduction="none"`` :math:`(C,)`, or :math:`(N, C)` with
-          ``per_image`` (:math:`C` = number of selected classes, 1 in binary mode).
-
-    Returns:
-        Tensor: the loss, in the dtype of ``input`` (half inputs are computed in float32).
-
-    Raises:
-        TypeError: if ``input`` is not floating point, ``target`` has an unsupported dtype, or
-            an option has the wrong type.
+    @DOC_RESULTS@
         ValueError: for an unknown ``mode``, ``reduction`` or ``intersection``; shapes that do
             not fit the mode; class indices out of range; targets or probabilities outside
             [0, 1]; ``classes`` out of range, empty or repeated; ``smooth < 0``;
@@ -549,6 +538,7 @@ def jaccard_loss(input: Tensor, target: Tensor, *, mode: str = "multiclass",
                         alpha=1.0, beta=1.0, gamma=1.0)
 
 
+@_shared_doc
 def tversky_loss(input: Tensor, target: Tensor, *, mode: str = "multiclass",
                  from_logits: bool = True, alpha: float = 0.5, beta: float = 0.5,
                  gamma: float = 1.0, smooth: float = 0.0, eps: float = 1e-7,
@@ -569,61 +559,13 @@ def tversky_loss(input: Tensor, target: Tensor, *, mode: str = "multiclass",
     ``log_loss`` the base is :math:`-\log \mathrm{TI}_c` instead of :math:`1 - \mathrm{TI}_c`.
 
     Args:
-        input: logits of shape :math:`(N, C, *)`: softmax over ``C`` in ``"multiclass"``
-            mode, an independent sigmoid per channel in ``"binary"`` / ``"multilabel"``
-            mode; probabilities with ``from_logits=False``. Binary mode also takes
-            :math:`(N, *)`.
-        target: ``"multiclass"``: class indices :math:`(N, *)` (integer dtype) or class
-            probabilities :math:`(N, C, *)` (float). ``"binary"`` / ``"multilabel"``: the shape
-            of ``input``, values in [0, 1] (float, integer or bool; soft labels allowed).
-        mode: ``"multiclass"`` | ``"binary"`` | ``"multilabel"``. Default: ``"multiclass"``.
-        from_logits: whether ``input`` holds logits (True) or probabilities. Default: True.
+        @DOC_INPUTS@
         alpha: weight of false positives, ``>= 0``. Default: 0.5.
         beta: weight of false negatives, ``>= 0``. Default: 0.5.
         gamma: focal exponent, ``>= 0``. Default: 1.0.
-        smooth: :math:`s \ge 0`, added to numerator and denominator. Default: 0.0.
-        eps: lower bound of the denominator, and of the score under ``log_loss``.
-            Default: 1e-7.
-        classes: the class indices to include (a sequence of distinct indices), or None for
-            all. Default: None.
-        ignore_index: target value of positions to leave out of every sum; they get exactly
-            zero gradient, even where their logits are NaN or infinite (in multiclass mode,
-            class-index targets only). Default: None.
-        per_image: compute each image's statistics and score separately (the reduction then
-            runs over images and classes). Default: False.
-        log_loss: use :math:`-\log(\mathrm{score})` instead of :math:`1 - \mathrm{score}`.
-            Default: False.
-        reduction: over classes (and images with ``per_image``): ``"none"`` | ``"mean"`` |
-            ``"sum"``. Default: ``"mean"``.
-        sync_dist: when ``torch.distributed`` is initialised, sum the per-class statistics over
-            all processes (with :func:`torch.distributed.nn.functional.all_reduce`, so the
-            gradient flows back to every process) before taking the ratio: every process gets
-            the loss of the global batch. Its gradient on each process is then the world size
-            times the gradient of the global loss, which is exactly what
-            :class:`~torch.nn.parallel.DistributedDataParallel`'s gradient averaging expects.
-            Needs ``per_image=False``. Default: False.
-        intersection: ``"product"`` (default) gives the usual soft statistics
-            :math:`TP = \sum p q`; ``"min"`` gives the soft-label form
-            :math:`TP = \sum \min(p, q)`, :math:`FP = \sum (p - q)^+`,
-            :math:`FN = \sum (q - p)^+`, whose optimum for a soft target :math:`q` is
-            :math:`p = q` (with the product form it is :math:`p = 1` wherever
-            :math:`q > 0`). Both forms agree for hard targets.
+        @DOC_OPTIONS@
 
-    Empty classes: a class absent from both the target and the prediction (:math:`TP = FP =
-    FN = 0`) has score 1 and loss 0 for every ``smooth``. A class absent from the target but
-    predicted is a miss: its score is :math:`s / (FP + s)`, loss near 1, and with
-    :math:`s > 0` its gradient lowers the false prediction.
-
-    Shape:
-        - output: scalar; with ``reduction="none"`` :math:`(C,)`, or :math:`(N, C)` with
-          ``per_image`` (:math:`C` = number of selected classes, 1 in binary mode).
-
-    Returns:
-        Tensor: the loss, in the dtype of ``input`` (half inputs are computed in float32).
-
-    Raises:
-        TypeError: if ``input`` is not floating point, ``target`` has an unsupported dtype, or
-            an option has the wrong type.
+    @DOC_RESULTS@
         ValueError: for an unknown ``mode``, ``reduction`` or ``intersection``; shapes that do
             not fit the mode; class indices out of range; targets or probabilities outside
             [0, 1]; ``classes`` out of range, empty or repeated; ``smooth``, ``alpha``,
