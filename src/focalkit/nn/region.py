@@ -15,14 +15,19 @@ __all__ = ["DiceLoss", "JaccardLoss", "TverskyLoss"]
 
 
 class _RegionLoss(LossModule):
-    """Options shared by the region losses, validated once at construction."""
+    """Options shared by the region losses, validated once at construction.
+
+    Its ``__init__`` is the constructor of :class:`DiceLoss` and :class:`JaccardLoss`.
+    """
 
     _repr_fields = ("mode", "from_logits", "smooth", "classes", "ignore_index", "per_image",
                     "log_loss", "reduction")
 
-    def __init__(self, mode: str, *, from_logits: bool, smooth: float, eps: float,
-                 classes: Sequence[int] | None, ignore_index: int | None, per_image: bool,
-                 log_loss: bool, reduction: str, sync_dist: bool, intersection: str) -> None:
+    def __init__(self, mode: str = "multiclass", *, from_logits: bool = True,
+                 smooth: float = 0.0, eps: float = 1e-7, classes: Sequence[int] | None = None,
+                 ignore_index: int | None = None, per_image: bool = False,
+                 log_loss: bool = False, reduction: str = "mean", sync_dist: bool = False,
+                 intersection: str = "product") -> None:
         super().__init__(reduction=reduction)
         self.mode = check_choice("mode", mode, MODES)
         self.from_logits = from_logits
@@ -79,15 +84,6 @@ class DiceLoss(_RegionLoss):
         True
     """
 
-    def __init__(self, mode: str = "multiclass", *, from_logits: bool = True,
-                 smooth: float = 0.0, eps: float = 1e-7, classes: Sequence[int] | None = None,
-                 ignore_index: int | None = None, per_image: bool = False,
-                 log_loss: bool = False, reduction: str = "mean", sync_dist: bool = False,
-                 intersection: str = "product") -> None:
-        super().__init__(mode, from_logits=from_logits, smooth=smooth, eps=eps, classes=classes,
-                         ignore_index=ignore_index, per_image=per_image, log_loss=log_loss,
-                         reduction=reduction, sync_dist=sync_dist, intersection=intersection)
-
     def forward(self, input: Tensor, target: Tensor) -> Tensor:
         return FK.dice_loss(input, target, **self._options())
 
@@ -116,15 +112,6 @@ class JaccardLoss(_RegionLoss):
         >>> torch.equal(JaccardLoss("binary")(x, y), jaccard_loss(x, y, mode="binary"))
         True
     """
-
-    def __init__(self, mode: str = "multiclass", *, from_logits: bool = True,
-                 smooth: float = 0.0, eps: float = 1e-7, classes: Sequence[int] | None = None,
-                 ignore_index: int | None = None, per_image: bool = False,
-                 log_loss: bool = False, reduction: str = "mean", sync_dist: bool = False,
-                 intersection: str = "product") -> None:
-        super().__init__(mode, from_logits=from_logits, smooth=smooth, eps=eps, classes=classes,
-                         ignore_index=ignore_index, per_image=per_image, log_loss=log_loss,
-                         reduction=reduction, sync_dist=sync_dist, intersection=intersection)
 
     def forward(self, input: Tensor, target: Tensor) -> Tensor:
         return FK.jaccard_loss(input, target, **self._options())
