@@ -263,7 +263,7 @@ class FocalWrapper(GammaMixin, nn.Module):
         True
     """
 
-    def __init__(self, loss_fn: nn.Module, gamma: float = 1.5,
+    def __init__(self, loss_fn: nn.Module, *, gamma: float = 1.5,
                  alpha: float | None = 0.25) -> None:
         super().__init__()
         if not isinstance(loss_fn, nn.Module) or not isinstance(
