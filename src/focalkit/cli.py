@@ -146,6 +146,18 @@ def _add_common(p: argparse.ArgumentParser, losses: dict[str, tuple[str, str]],
                         "cores; try the number of idle cores on a quiet machine)")
 
 
+def _add_synthetic(p: argparse.ArgumentParser, defaults: dict[str, int],
+                   losses: dict[str, tuple[str, str]], size_help: str) -> None:
+    """The options of a demo on synthetic images, then the common ones."""
+    p.add_argument("--train-images", type=_positive_int, default=defaults["train_images"],
+                   help="number of synthetic training images")
+    p.add_argument("--test-images", type=_positive_int, default=defaults["test_images"],
+                   help="number of synthetic held-out images")
+    p.add_argument("--size", type=_int_range(16, 1024), default=defaults["size"],
+                   help=size_help)
+    _add_common(p, losses, "images, initial weights and batch order")
+
+
 _CLASSIFY_DESCRIPTION = (
     "Train a small MLP (input -> 500 -> C, ReLU; SGD lr=0.01, momentum=0.9, batch 64) on "
     "handwritten digits made long-tailed, once per loss, every run from the same initial "
@@ -201,13 +213,7 @@ def _add_segment(sub: argparse._SubParsersAction) -> None:
         formatter_class=_HelpFormatter)
     p.add_argument("--epochs", type=_positive_int, default=DEFAULTS["epochs"],
                    help="passes over the training images for each loss")
-    p.add_argument("--train-images", type=_positive_int, default=DEFAULTS["train_images"],
-                   help="number of synthetic training images")
-    p.add_argument("--test-images", type=_positive_int, default=DEFAULTS["test_images"],
-                   help="number of synthetic held-out images")
-    p.add_argument("--size", type=_int_range(16, 1024), default=DEFAULTS["size"],
-                   help="image side in pixels (at least 16)")
-    _add_common(p, LOSSES, "images, initial weights and batch order")
+    _add_synthetic(p, DEFAULTS, LOSSES, "image side in pixels (at least 16)")
     p.set_defaults(run=_run_segment, all_losses=tuple(LOSSES))
 
 
@@ -228,13 +234,7 @@ def _add_detect(sub: argparse._SubParsersAction) -> None:
         formatter_class=_HelpFormatter)
     p.add_argument("--steps", type=_positive_int, default=DEFAULTS["steps"],
                    help="SGD steps for each loss")
-    p.add_argument("--train-images", type=_positive_int, default=DEFAULTS["train_images"],
-                   help="number of synthetic training images")
-    p.add_argument("--test-images", type=_positive_int, default=DEFAULTS["test_images"],
-                   help="number of synthetic held-out images")
-    p.add_argument("--size", type=_int_range(16, 1024), default=DEFAULTS["size"],
-                   help="side of the anchor grid; 3 anchors per position")
-    _add_common(p, LOSSES, "images, initial weights and batch order")
+    _add_synthetic(p, DEFAULTS, LOSSES, "side of the anchor grid; 3 anchors per position")
     p.set_defaults(run=_run_detect, all_losses=tuple(LOSSES))
 
 
@@ -311,31 +311,31 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _common_config(args: argparse.Namespace) -> dict:
+    """The settings of the options every demo has (see _add_common)."""
+    return dict(losses=_flatten(args.losses, args.all_losses), seed=args.seed,
+                device=args.device, out=args.out, quiet=args.quiet, threads=args.threads)
+
+
 def _run_classify(args: argparse.Namespace) -> None:
     from .demos.classify import ClassifyConfig, run
 
     run(ClassifyConfig(dataset=args.dataset, data_dir=args.data_dir, imbalance=args.imbalance,
-                       losses=_flatten(args.losses, args.all_losses), epochs=args.epochs,
-                       seed=args.seed, device=args.device, out=args.out, quiet=args.quiet,
-                       beta=args.beta, threads=args.threads))
+                       epochs=args.epochs, beta=args.beta, **_common_config(args)))
 
 
 def _run_segment(args: argparse.Namespace) -> None:
     from .demos.segment import SegmentConfig, run
 
-    run(SegmentConfig(losses=_flatten(args.losses, args.all_losses), epochs=args.epochs,
-                      train_images=args.train_images, test_images=args.test_images,
-                      size=args.size, seed=args.seed, device=args.device, out=args.out,
-                      quiet=args.quiet, threads=args.threads))
+    run(SegmentConfig(epochs=args.epochs, train_images=args.train_images,
+                      test_images=args.test_images, size=args.size, **_common_config(args)))
 
 
 def _run_detect(args: argparse.Namespace) -> None:
     from .demos.detect import DetectConfig, run
 
-    run(DetectConfig(losses=_flatten(args.losses, args.all_losses), steps=args.steps,
-                     train_images=args.train_images, test_images=args.test_images,
-                     size=args.size, seed=args.seed, device=args.device, out=args.out,
-                     quiet=args.quiet, threads=args.threads))
+    run(DetectConfig(steps=args.steps, train_images=args.train_images,
+                     test_images=args.test_images, size=args.size, **_common_config(args)))
 
 
 def _run_curves(args: argparse.Namespace) -> None:

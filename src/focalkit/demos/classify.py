@@ -16,7 +16,6 @@ split. The losses:
 
 from __future__ import annotations
 
-import dataclasses
 import math
 import sys
 import time
@@ -27,15 +26,12 @@ import numpy as np
 
 from .common import (
     DemoError,
-    format_table,
-    library_versions,
+    finish,
     prepare_out_dir,
     progress,
     require,
     resolve_device,
     torch_threads,
-    write_csv,
-    write_json,
 )
 
 LOSSES: dict[str, tuple[str, str]] = {
@@ -265,29 +261,17 @@ def _run(cfg: ClassifyConfig, stream: TextIO) -> dict:
 
     rows = [_train(key, init_state, split, cfg, device) for key in cfg.losses]
 
-    table = format_table(rows, COLUMNS)
     rarest = sorted(np.argsort(split.train_counts, kind="stable")[:RARE].tolist())
-
-    record = {
-        "demo": "classify",
-        "config": {**dataclasses.asdict(cfg), "out": str(out), "device": str(device)},
-        "seed": cfg.seed,
-        "versions": library_versions(),
-        "data": {"name": split.name, "num_classes": split.num_classes,
-                 "train_counts": split.train_counts, "test_counts": split.test_counts,
-                 "rarest_classes": rarest},
-        "results": rows,
-        "table": table,
-    }
-    write_csv(out / "results.csv", rows, ["loss", "label"] + [c[0] for c in COLUMNS[1:]])
-    write_json(out / "results.json", record)
-    figures = plot_results(rows, split, cfg, out)
-    print(f"\n{table}\n\nrarest-{RARE} recall: mean recall of classes {rarest}; "
-          f"metrics on the balanced test split", file=stream)
-    print(f"\nwrote results.csv, results.json, {', '.join(p.name for p in figures)} to {out}",
-          file=stream)
-    record["figures"] = [str(p) for p in figures]
-    return record
+    return finish(
+        "classify", cfg, device, out,
+        data={"name": split.name, "num_classes": split.num_classes,
+              "train_counts": split.train_counts, "test_counts": split.test_counts,
+              "rarest_classes": rarest},
+        rows=rows, columns=COLUMNS, csv_keys=["loss", "label"] + [c[0] for c in COLUMNS[1:]],
+        draw=lambda: plot_results(rows, split, cfg, out),
+        note=f"rarest-{RARE} recall: mean recall of classes {rarest}; metrics on the "
+             f"balanced test split",
+        stream=stream)
 
 
 def plot_results(rows: list[dict], split: Any, cfg: ClassifyConfig, out: Any) -> list[Any]:

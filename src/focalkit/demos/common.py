@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import contextlib
 import csv
+import dataclasses
 import datetime
 import importlib
 import json
 import math
 import platform
 import tempfile
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -213,3 +214,66 @@ def write_json(path: Path, record: dict[str, Any]) -> None:
         json.dump(_jsonable(record), f, indent=2)
         f.write("\n")
 
+
+def synthetic_split(make: Callable[[int, int, int], tuple[Any, Any]], cfg: Any,
+                    device: Any) -> tuple[dict[str, Any], dict[str, Any]]:
+    """Training and held-out images of a synthetic demo, as arrays and as tensors on ``device``.
+
+    Args:
+        make: ``make(count, size, seed) -> (images, targets)`` as NumPy arrays.
+        cfg: the demo's settings (``train_images``, ``test_images``, ``size``, ``seed``); the
+            held-out images use seed ``seed + 10_000``.
+        device: where the tensors go.
+
+    Returns:
+        tuple: two dicts with keys ``x_train``, ``y_train``, ``x_test``, ``y_test``: the
+        arrays, and the same as tensors on ``device``.
+    """
+    import torch
+
+    x_train, y_train = make(cfg.train_images, cfg.size, cfg.seed)
+    x_test, y_test = make(cfg.test_images, cfg.size, cfg.seed + 10_000)
+    arrays = {"x_train": x_train, "y_train": y_train, "x_test": x_test, "y_test": y_test}
+    return arrays, {name: torch.from_numpy(array).to(device) for name, array in arrays.items()}
+
+
+def finish(demo: str, cfg: Any, device: Any, out: Path, *, data: dict[str, Any],
+           rows: list[dict[str, Any]], columns: Sequence[tuple[str, str, str]],
+           csv_keys: Sequence[str], draw: Callable[[], list[Path]], note: str,
+           stream: Any) -> dict[str, Any]:
+    """Write a demo's results and figures to ``out`` and print its table.
+
+    Args:
+        demo: the demo's name.
+        cfg: its settings (a dataclass with ``seed``).
+        device: the device it trained on.
+        out: the output folder.
+        data: what the record says about the data.
+        rows: one result per loss.
+        columns: the table's columns, as :func:`format_table` takes them.
+        csv_keys: the keys of each row written to ``results.csv``.
+        draw: draws the figures and returns their paths.
+        note: printed under the table.
+        stream: where the table goes.
+
+    Returns:
+        dict: the record written to ``results.json``, with the paths of the figures added.
+    """
+    table = format_table(rows, columns)
+    record = {
+        "demo": demo,
+        "config": {**dataclasses.asdict(cfg), "out": str(out), "device": str(device)},
+        "seed": cfg.seed,
+        "versions": library_versions(),
+        "data": data,
+        "results": rows,
+        "table": table,
+    }
+    write_csv(out / "results.csv", rows, csv_keys)
+    write_json(out / "results.json", record)
+    figures = draw()
+    print(f"\n{table}\n\n{note}", file=stream)
+    print(f"\nwrote results.csv, results.json, {', '.join(p.name for p in figures)} to {out}",
+          file=stream)
+    record["figures"] = [str(p) for p in figures]
+    return record

@@ -17,7 +17,6 @@ remedies are used), whether training diverged, and average precision on held-out
 
 from __future__ import annotations
 
-import dataclasses
 import math
 import sys
 import time
@@ -27,15 +26,13 @@ from typing import Any, TextIO
 import numpy as np
 
 from .common import (
-    format_table,
-    library_versions,
+    finish,
     prepare_out_dir,
     progress,
     require,
     resolve_device,
+    synthetic_split,
     torch_threads,
-    write_csv,
-    write_json,
 )
 
 LOSSES: dict[str, tuple[str, str]] = {
@@ -210,11 +207,8 @@ def _run(cfg: DetectConfig, stream: TextIO) -> dict:
 
     device = resolve_device(cfg.device)
     out = prepare_out_dir(cfg.out)
-    x_train, y_train = make_detection(cfg.train_images, cfg.size, cfg.seed)
-    x_test, y_test = make_detection(cfg.test_images, cfg.size, cfg.seed + 10_000)
-    data = {name: torch.from_numpy(array).to(device) for name, array in
-            (("x_train", x_train), ("y_train", y_train), ("x_test", x_test),
-             ("y_test", y_test))}
+    arrays, data = synthetic_split(make_detection, cfg, device)
+    y_train = arrays["y_train"]
     anchors = y_train[0].size
     positives = float(y_train.sum() / len(y_train))
     print(f"synthetic detection: {cfg.train_images} training and {cfg.test_images} held-out "
@@ -225,26 +219,14 @@ def _run(cfg: DetectConfig, stream: TextIO) -> dict:
 
     rows = [_train(key, init_state, data, cfg, device) for key in cfg.losses]
 
-    table = format_table(rows, COLUMNS)
-    record = {
-        "demo": "detect",
-        "config": {**dataclasses.asdict(cfg), "out": str(out), "device": str(device)},
-        "seed": cfg.seed,
-        "versions": library_versions(),
-        "data": {"anchors_per_image": anchors, "positives_per_image": positives,
-                 "prior": PRIOR},
-        "results": rows,
-        "table": table,
-    }
-    write_csv(out / "results.csv", rows, ["loss"] + [c[0] for c in COLUMNS])
-    write_json(out / "results.json", record)
-    figures = plot_results(rows, out, anchors, positives)
-    print(f"\n{table}\n\nloss = sum over anchors / number of positive anchors; diverged = a "
-          f"non-finite loss or a final loss above the first", file=stream)
-    print(f"\nwrote results.csv, results.json, {', '.join(p.name for p in figures)} to {out}",
-          file=stream)
-    record["figures"] = [str(p) for p in figures]
-    return record
+    return finish(
+        "detect", cfg, device, out,
+        data={"anchors_per_image": anchors, "positives_per_image": positives, "prior": PRIOR},
+        rows=rows, columns=COLUMNS, csv_keys=["loss"] + [c[0] for c in COLUMNS],
+        draw=lambda: plot_results(rows, out, anchors, positives),
+        note="loss = sum over anchors / number of positive anchors; diverged = a non-finite "
+             "loss or a final loss above the first",
+        stream=stream)
 
 
 def plot_results(rows: list[dict], out: Any, anchors: int, positives: float) -> list[Any]:

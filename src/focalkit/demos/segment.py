@@ -16,7 +16,6 @@ foreground class on held-out images. The losses:
 
 from __future__ import annotations
 
-import dataclasses
 import math
 import sys
 import time
@@ -26,15 +25,13 @@ from typing import Any, TextIO
 import numpy as np
 
 from .common import (
-    format_table,
-    library_versions,
+    finish,
     prepare_out_dir,
     progress,
     require,
     resolve_device,
+    synthetic_split,
     torch_threads,
-    write_csv,
-    write_json,
 )
 
 LOSSES: dict[str, tuple[str, str]] = {
@@ -225,11 +222,8 @@ def _run(cfg: SegmentConfig, stream: TextIO) -> dict:
 
     device = resolve_device(cfg.device)
     out = prepare_out_dir(cfg.out)
-    x_train, y_train = make_segmentation(cfg.train_images, cfg.size, cfg.seed)
-    x_test, y_test = make_segmentation(cfg.test_images, cfg.size, cfg.seed + 10_000)
-    data = {name: torch.from_numpy(array).to(device) for name, array in
-            (("x_train", x_train), ("y_train", y_train), ("x_test", x_test),
-             ("y_test", y_test))}
+    arrays, data = synthetic_split(make_segmentation, cfg, device)
+    y_train = arrays["y_train"]
     fractions = np.bincount(y_train.ravel(), minlength=4) / y_train.size
     print(f"synthetic segmentation: {cfg.train_images} training and {cfg.test_images} "
           f"held-out {cfg.size}x{cfg.size} images; pixels per class: background "
@@ -242,26 +236,15 @@ def _run(cfg: SegmentConfig, stream: TextIO) -> dict:
     rows = [_train(key, init_state, data, cfg, device) for key in cfg.losses]
 
     columns = _columns()
-    table = format_table(rows, columns)
-    record = {
-        "demo": "segment",
-        "config": {**dataclasses.asdict(cfg), "out": str(out), "device": str(device)},
-        "seed": cfg.seed,
-        "versions": library_versions(),
-        "data": {"classes": ["background", *_class_names()],
-                 "train_pixel_fractions": fractions.tolist()},
-        "results": rows,
-        "table": table,
-    }
-    write_csv(out / "results.csv", rows, ["loss"] + [c[0] for c in columns])
-    write_json(out / "results.json", record)
-    figures = plot_results(rows, x_test[:EXAMPLES, 0], y_test[:EXAMPLES], out)
-    print(f"\n{table}\n\nIoU on the held-out images; mIoU (fg) = mean over the three "
-          f"foreground classes", file=stream)
-    print(f"\nwrote results.csv, results.json, {', '.join(p.name for p in figures)} to {out}",
-          file=stream)
-    record["figures"] = [str(p) for p in figures]
-    return record
+    return finish(
+        "segment", cfg, device, out,
+        data={"classes": ["background", *_class_names()],
+              "train_pixel_fractions": fractions.tolist()},
+        rows=rows, columns=columns, csv_keys=["loss"] + [c[0] for c in columns],
+        draw=lambda: plot_results(rows, arrays["x_test"][:EXAMPLES, 0],
+                                  arrays["y_test"][:EXAMPLES], out),
+        note="IoU on the held-out images; mIoU (fg) = mean over the three foreground classes",
+        stream=stream)
 
 
 def plot_results(rows: list[dict], images: np.ndarray, truth: np.ndarray, out: Any
