@@ -327,3 +327,14 @@ def test_wrapper_moves_with_the_wrapped_module():
     wrapped = FocalWrapper(base).double()
     assert wrapped.loss_fn.pos_weight.dtype == torch.float64
     assert "loss_fn.pos_weight" in wrapped.state_dict()
+
+
+@pytest.mark.parametrize("build, error, match", [
+    (lambda: SoftmaxFocalLoss(alpha=[1.0, -1.0]), ValueError, r"alpha values must lie in \[0, "),
+    (lambda: SoftmaxFocalLoss(alpha=torch.ones(2, 2)), ValueError, r"1-D tensor .* shape \(2, 2\)"),
+    (lambda: SoftmaxFocalLoss(ignore_index=1.5), TypeError, r"ignore_index must be an int"),
+    (lambda: SigmoidFocalLoss(ignore_index="x"), TypeError, r"ignore_index must be an int"),
+])
+def test_modules_check_hyper_parameters_at_construction(build, error, match):
+    with pytest.raises(error, match=match):
+        build()

@@ -10,7 +10,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from .. import functional as FK
-from .._checks import check_choice, check_real, reduce
+from .._checks import check_choice, check_ignore_index, check_real, class_vector, reduce
 from ._base import GammaMixin, LossModule, as_class_vector, float_target
 
 __all__ = ["SigmoidFocalLoss", "SoftmaxFocalLoss", "FocalLoss", "FocalWrapper"]
@@ -64,7 +64,7 @@ class SigmoidFocalLoss(GammaMixin, LossModule):
         self._set_hyper("weight", weight)
         self.gamma = gamma
         self.from_logits = from_logits
-        self.ignore_index = ignore_index
+        self.ignore_index = check_ignore_index(ignore_index)
 
     def forward(self, input: Tensor, target: Tensor) -> Tensor:
         return FK.sigmoid_focal_loss(
@@ -110,9 +110,14 @@ class SoftmaxFocalLoss(GammaMixin, LossModule):
         super().__init__(reduction=reduction)
         if isinstance(alpha, Sequence) and not isinstance(alpha, str):
             alpha = _float_tensor(alpha)
+        if isinstance(alpha, Tensor):
+            if alpha.dim() != 1:
+                raise ValueError(f"alpha must be a 1-D tensor with one weight per class; got "
+                                 f"shape {tuple(alpha.shape)}")
+            class_vector("alpha", alpha, alpha.numel(), like=alpha, high=None)
         self._set_hyper("alpha", alpha)
         self.gamma = gamma
-        self.ignore_index = ignore_index
+        self.ignore_index = check_ignore_index(ignore_index)
         self.label_smoothing = check_real("label_smoothing", label_smoothing, low=0.0, high=1.0)
 
     def forward(self, input: Tensor, target: Tensor) -> Tensor:
