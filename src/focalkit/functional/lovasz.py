@@ -146,6 +146,21 @@ def _row_weights(present: Tensor, per_image: bool) -> Tensor:
     return weights
 
 
+def _saved_grad_backward(ctx, grad_output: Tensor, plain) -> Tensor:
+    """Input gradient of a Function whose forward saved ``(x, target, grad)`` and ``options``.
+
+    The saved gradient times ``grad_output``; for higher-order gradients, the gradient of the
+    plain composition ``plain(x, target, *ctx.options)`` instead.
+    """
+    x, target, grad = ctx.saved_tensors
+    if torch.is_grad_enabled():
+        with torch.enable_grad():
+            loss = plain(x, target, *ctx.options)
+        (dx,) = torch.autograd.grad(loss, x, grad_output, create_graph=True)
+        return dx
+    return grad * grad_output.to(grad.dtype)
+
+
 # ---------------------------------------------------------------------------------------------
 # Lovasz-Softmax
 # ---------------------------------------------------------------------------------------------
@@ -299,14 +314,8 @@ class _LovaszSoftmaxFunction(torch.autograd.Function):
 
     @staticmethod
     def backward(ctx, grad_output):
-        x, target, grad = ctx.saved_tensors
-        if torch.is_grad_enabled():
-            # Higher-order gradients: differentiate the plain composition instead.
-            with torch.enable_grad():
-                loss = _lovasz_softmax_plain(x, target, *ctx.options)
-            (dx,) = torch.autograd.grad(loss, x, grad_output, create_graph=True)
-            return dx, None, None, None, None, None
-        return grad * grad_output.to(grad.dtype), None, None, None, None, None
+        dx = _saved_grad_backward(ctx, grad_output, _lovasz_softmax_plain)
+        return dx, None, None, None, None, None
 
 
 def _lovasz_softmax_plain(input, target, ignore_index, from_logits, per_image, classes):
@@ -456,13 +465,7 @@ class _LovaszHingeFunction(torch.autograd.Function):
 
     @staticmethod
     def backward(ctx, grad_output):
-        x, target, grad = ctx.saved_tensors
-        if torch.is_grad_enabled():
-            with torch.enable_grad():
-                loss = _lovasz_hinge_plain(x, target, *ctx.options)
-            (dx,) = torch.autograd.grad(loss, x, grad_output, create_graph=True)
-            return dx, None, None, None
-        return grad * grad_output.to(grad.dtype), None, None, None
+        return _saved_grad_backward(ctx, grad_output, _lovasz_hinge_plain), None, None, None
 
 
 def _lovasz_hinge_plain(input, target, ignore_index, per_image):
