@@ -81,6 +81,16 @@ def _pow_gamma_minus_one(base: Tensor, gamma: float) -> Tensor:
     return torch.where(positive, torch.where(positive, base, 1.0).pow(gamma - 1.0), 0.0)
 
 
+def _block_total(sums: list[Tensor], count: Tensor, reduction: str, dtype: torch.dtype,
+                 input: Tensor) -> Tensor:
+    """The sum of the per-block loss sums (divided by ``count`` for ``"mean"``), as ``input``."""
+    total = torch.stack(sums).sum() if sums else torch.zeros((), dtype=dtype,
+                                                               device=input.device)
+    if reduction == "mean":
+        total = total / count.clamp_min(1).to(dtype)
+    return total.to(input.dtype)
+
+
 def focal_modulation(input: Tensor, target: Tensor, *, gamma: float = 2.0,
                      alpha: float | Tensor | None = 0.25) -> Tensor:
     r"""The focal factor :math:`\alpha_t (1 - p_t)^\gamma` for logits and binary targets.
@@ -320,11 +330,7 @@ class _SigmoidFocalFunction(torch.autograd.Function):
         ctx.save_for_backward(x, y, saved_grad, count, *tensors)
         if out is not None:
             return out.reshape(x.shape)
-        total = torch.stack(sums).sum() if sums else torch.zeros((), dtype=dtype,
-                                                                   device=x.device)
-        if reduction == "mean":
-            total = total / count.clamp_min(1).to(dtype)
-        return total.to(x.dtype)
+        return _block_total(sums, count, reduction, dtype, x)
 
     @staticmethod
     def backward(ctx, grad_output):
@@ -626,11 +632,7 @@ class _SoftmaxFocalFunction(torch.autograd.Function):
         ctx.save_for_backward(x, target, alpha, lse, coeff, count)
         if loss is not None:
             return loss.reshape(target.shape).to(x.dtype)
-        total = torch.stack(sums).sum() if sums else torch.zeros((), dtype=dtype,
-                                                                   device=x.device)
-        if reduction == "mean":
-            total = total / count.clamp_min(1).to(dtype)
-        return total.to(x.dtype)
+        return _block_total(sums, count, reduction, dtype, x)
 
     @staticmethod
     def backward(ctx, grad_output):
