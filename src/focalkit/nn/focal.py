@@ -207,6 +207,7 @@ class FocalLoss(GammaMixin, LossModule):
 
     @property
     def alpha(self) -> object:
+        """The ``alpha`` of the loss ``mode`` chose (``"auto"`` already resolved)."""
         return self.loss.alpha
 
     @property
