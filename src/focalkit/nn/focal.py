@@ -212,12 +212,12 @@ class FocalLoss(GammaMixin, LossModule):
 
     @property
     def gamma(self) -> float:
+        """The focusing parameter of the wrapped loss; setting it checks ``gamma >= 0``."""
         return self.loss.gamma
 
     @gamma.setter
     def gamma(self, value: float) -> None:
-        if "loss" in self._modules:
-            self.loss.gamma = value
+        self.loss.gamma = value
 
     def forward(self, input: Tensor, target: Tensor) -> Tensor:
         if self.mode == "multiclass":
