@@ -210,6 +210,28 @@ def class_vector(name: str, value: object, num_classes: int, *, like: Tensor,
     return vector.to(dtype=compute_dtype(like), device=like.device)
 
 
+def ignore_mask(target: Tensor, ignore_index: int | None,
+                fill: int = 0) -> tuple[Tensor | None, Tensor]:
+    """(mask of the kept entries or None, ``target`` with ignored entries set to ``fill``).
+
+    Replacing the ignored entries before any arithmetic is what makes ``ignore_index`` exact:
+    whatever they held, they then feed only finite stand-ins into the loss.
+    """
+    if ignore_index is None:
+        return None, target
+    valid = target != ignore_index
+    return valid, torch.where(valid, target, fill)
+
+
+def mask_ignored(input: Tensor, target: Tensor,
+                 ignore_index: int | None) -> tuple[Tensor | None, Tensor, Tensor]:
+    """:func:`ignore_mask` for element-wise losses: ignored inputs and targets both become 0."""
+    valid, target = ignore_mask(target, ignore_index)
+    if valid is not None:
+        input = torch.where(valid, input, 0.0)
+    return valid, input, target
+
+
 def compute_dtype(tensor: Tensor) -> torch.dtype:
     """float32 for half-precision inputs, otherwise the input's own dtype."""
     if tensor.dtype in (torch.float16, torch.bfloat16):

@@ -32,7 +32,9 @@ from .._checks import (
     check_unit_interval,
     class_vector,
     compute_dtype,
+    ignore_mask,
     is_compiling,
+    mask_ignored,
     reduce,
 )
 
@@ -294,10 +296,8 @@ class _SigmoidFocalFunction(torch.autograd.Function):
             yb = y2[block].to(dtype)
             sub = [t[block] if isinstance(t, Tensor) else t for t in (alpha2, pos_weight2,
                                                                       weight2)]
-            if ignore_index is not None:
-                valid = yb != ignore_index
-                xb = torch.where(valid, xb, 0.0)
-                yb = torch.where(valid, yb, 0.0)
+            valid, xb, yb = mask_ignored(xb, yb, ignore_index)
+            if valid is not None:
                 # With finite stand-ins above, a zero weight gives exact zeros, never NaN.
                 keep = valid.to(dtype)
                 sub[2] = keep if sub[2] is None else sub[2] * keep
@@ -344,11 +344,9 @@ class _SigmoidFocalFunction(torch.autograd.Function):
         if torch.is_grad_enabled():
             # Higher-order gradients: the same closed form, written with differentiable ops.
             xc, yc = x.to(dtype), y.to(dtype)
-            if ctx.ignore_index is not None:
-                valid = yc != ctx.ignore_index
-                xc, yc = torch.where(valid, xc, 0.0), torch.where(valid, yc, 0.0)
+            valid, xc, yc = mask_ignored(xc, yc, ctx.ignore_index)
             _, dx = _sigmoid_focal_terms(xc, yc, alpha, ctx.gamma, pos_weight, weight, True)
-            if ctx.ignore_index is not None:
+            if valid is not None:
                 dx = torch.where(valid, dx, 0.0)
             return (dx * scale).to(x.dtype), None, None, None, None, None, None, None
         if grad.dtype != dtype:
@@ -479,16 +477,13 @@ def sigmoid_focal_loss(input: Tensor, target: Tensor, *, alpha: float | Tensor |
 
     dtype = compute_dtype(input)
     x, y = input.to(dtype), target.to(dtype)
-    count = None
-    if ignore_index is not None:
-        valid = y != ignore_index
-        x, y = torch.where(valid, x, 0.0), torch.where(valid, y, 0.0)
-        count = valid.sum()
+    valid, x, y = mask_ignored(x, y, ignore_index)
+    count = None if valid is None else valid.sum()
     if from_logits:
         loss, _ = _sigmoid_focal_terms(x, y, alpha, gamma, pos_weight, weight, False)
     else:
         loss = _sigmoid_focal_probs(x, y, alpha, gamma, pos_weight, weight)
-    if ignore_index is not None:
+    if valid is not None:
         loss = torch.where(valid, loss, 0.0)
     return reduce(loss, reduction, count).to(input.dtype)
 
@@ -555,14 +550,6 @@ def _focal_index_block(log_pt: Tensor, alpha_t: Tensor | None, gamma: float, wit
     return loss_factor, coeff
 
 
-def _index_mask(target: Tensor, ignore_index: int | None) -> tuple[Tensor | None, Tensor]:
-    """(valid mask or None, target with ignored entries replaced by class 0)."""
-    if ignore_index is None:
-        return None, target
-    valid = target != ignore_index
-    return valid, torch.where(valid, target, 0)
-
-
 _LOG2E = 1.4426950408889634
 
 
@@ -604,7 +591,7 @@ class _SoftmaxFocalFunction(torch.autograd.Function):
         coeff = torch.empty((n, positions), dtype=dtype, device=x.device) if need_grad else None
         for rows, cols in _blocks.class_blocks(n, c, positions):
             xb = x3[rows, :, cols].to(dtype)
-            valid, t = _index_mask(t2[rows, cols], ignore_index)
+            valid, t = ignore_mask(t2[rows, cols], ignore_index)
             index = t.unsqueeze(1)
             log_pt = torch.log_softmax(xb, dim=1).gather(1, index).squeeze(1)
             if valid is not None:
@@ -660,7 +647,7 @@ class _SoftmaxFocalFunction(torch.autograd.Function):
         g = coeff * scale
         grad = torch.empty(x3.shape, dtype=x.dtype, device=x.device)
         for rows, cols in _blocks.class_blocks(n, c, positions):
-            valid, t = _index_mask(t2[rows, cols], ctx.ignore_index)
+            valid, t = ignore_mask(t2[rows, cols], ctx.ignore_index)
             g_b = g[rows, cols].unsqueeze(1)
             if dtype == x.dtype:
                 block = torch.sub(x3[rows, :, cols], lse[rows, cols].unsqueeze(1),
@@ -680,7 +667,7 @@ def _softmax_focal_index_grad(x: Tensor, target: Tensor, alpha: Tensor | None, g
                               ignore_index: int | None) -> Tensor:
     """Closed-form gradient of the per-position loss, with differentiable operations."""
     dtype = compute_dtype(x)
-    valid, t = _index_mask(target, ignore_index)
+    valid, t = ignore_mask(target, ignore_index)
     xc = x.to(dtype)
     if valid is not None:
         xc = torch.where(valid.unsqueeze(1), xc, 0.0)
@@ -705,7 +692,7 @@ def _softmax_focal_plain(input: Tensor, target: Tensor, alpha: Tensor | None, ga
     alpha_c = None if alpha is None else alpha.to(dtype).reshape(class_shape)
     count = None
     if is_index:
-        valid, t = _index_mask(target, ignore_index)
+        valid, t = ignore_mask(target, ignore_index)
         if valid is not None:
             x = torch.where(valid.unsqueeze(1), x, 0.0)
             count = valid.sum()

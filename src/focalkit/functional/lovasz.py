@@ -35,7 +35,9 @@ from .._checks import (
     check_same_shape,
     check_unit_interval,
     compute_dtype,
+    ignore_mask,
     is_compiling,
+    mask_ignored,
 )
 
 __all__ = ["lovasz_softmax_loss", "lovasz_hinge_loss", "lovasz_grad"]
@@ -197,11 +199,8 @@ def _prepare_softmax(input: Tensor, target: Tensor, ignore_index: int | None,
     n, c = input.shape[0], input.shape[1]
     m = math.prod(input.shape[2:])
     x = input.reshape(n, c, m)
-    t = target.reshape(n, m)
-    valid = None
-    if ignore_index is not None:
-        valid = t != ignore_index
-        t = torch.where(valid, t, c)
+    valid, t = ignore_mask(target.reshape(n, m), ignore_index, fill=c)
+    if valid is not None:
         x = torch.where(valid.unsqueeze(1), x, 0.0)
     x = x.to(compute_dtype(input))
     p = torch.softmax(x, dim=1) if from_logits else x
@@ -431,12 +430,7 @@ def _hinge_rows(input: Tensor, target: Tensor, ignore_index: int | None, per_ima
     rows = n if per_image else 1
     length = input.numel() // rows if rows else 0
     x = input.reshape(rows, length)
-    y = target.reshape(rows, length)
-    valid = None
-    if ignore_index is not None:
-        valid = y != ignore_index
-        x = torch.where(valid, x, 0.0)
-        y = torch.where(valid, y, 0)
+    valid, x, y = mask_ignored(x, target.reshape(rows, length), ignore_index)
     fg = y.bool() if not y.is_floating_point() else y > 0.5
     sign = fg.to(dtype) * 2.0 - 1.0
     errors = 1.0 - x.to(dtype) * sign

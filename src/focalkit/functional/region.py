@@ -37,7 +37,9 @@ from .._checks import (
     check_same_shape,
     check_unit_interval,
     compute_dtype,
+    ignore_mask,
     is_compiling,
+    mask_ignored,
     reduce,
 )
 from .focal import _pow_gamma
@@ -123,11 +125,7 @@ def _index_stats(input: Tensor, target: Tensor, from_logits: bool,
     n, c = input.shape[0], input.shape[1]
     m = math.prod(input.shape[2:])
     x = input.reshape(n, c, m)
-    t = target.reshape(n, m)
-    valid = None
-    if ignore_index is not None:
-        valid = t != ignore_index
-        t = torch.where(valid, t, 0)
+    valid, t = ignore_mask(target.reshape(n, m), ignore_index)
     t = t.long()
     if from_logits and not is_compiling():
         tp, p_sum, count = _IndexStatsFunction.apply(x, t, valid)
@@ -216,12 +214,7 @@ def _dense_stats(input: Tensor, target: Tensor, mode: str, from_logits: bool,
     dtype = compute_dtype(input)
     m = input.numel() // max(n * c, 1)
     x = input.reshape(n, c, m)
-    y = target.reshape(n, c, m)
-    valid = None
-    if ignore_index is not None:
-        valid = y != ignore_index
-        x = torch.where(valid, x, 0.0)
-        y = torch.where(valid, y, 0)
+    valid, x, y = mask_ignored(x, target.reshape(n, c, m), ignore_index)
     x, q = x.to(dtype), y.to(dtype)
     if not from_logits:
         p = x
