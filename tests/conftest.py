@@ -1,11 +1,11 @@
-"""Fixtures shared by the focal-loss tests."""
+"""Fixtures shared by the tests."""
 
 from __future__ import annotations
 
 import pytest
 import torch
 
-import focalkit.functional.focal as focal_impl
+from focalkit import backends
 
 
 @pytest.fixture(autouse=True)
@@ -14,13 +14,10 @@ def _seed():
 
 
 @pytest.fixture
-def force_plain(monkeypatch):
-    """Route the functional losses through their plain autograd composition.
-
-    The losses take the plain path whenever ``torch.compile`` traces them; pretending to trace
-    selects it in eager mode while every argument check still runs.
-    """
-    monkeypatch.setattr(focal_impl, "is_compiling", lambda: True)
+def force_plain():
+    """Route the functional losses through their plain autograd composition."""
+    with backends.use("plain"):
+        yield
 
 
 @pytest.fixture(params=["fast", "plain"])

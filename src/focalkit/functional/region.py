@@ -24,6 +24,7 @@ from collections.abc import Sequence
 import torch
 from torch import Tensor
 
+from .. import _dispatch
 from .._checks import (
     check_choice,
     check_class_indices,
@@ -38,11 +39,10 @@ from .._checks import (
     check_unit_interval,
     compute_dtype,
     ignore_mask,
-    is_compiling,
     mask_ignored,
     reduce,
 )
-from .focal import _pow_gamma
+from .._kernels.common import index_sums, pow_gamma
 
 __all__ = ["dice_loss", "jaccard_loss", "tversky_loss", "region_stats"]
 
@@ -127,83 +127,12 @@ def _index_stats(input: Tensor, target: Tensor, from_logits: bool,
     x = input.reshape(n, c, m)
     valid, t = ignore_mask(target.reshape(n, m), ignore_index)
     t = t.long()
-    if from_logits and not is_compiling():
-        tp, p_sum, count = _IndexStatsFunction.apply(x, t, valid)
+    path = _dispatch.choose(input, target, eligible=from_logits)
+    if path != _dispatch.PLAIN:
+        tp, p_sum, count = _dispatch.kernels(path).index_stats(x, t, valid)
     else:
-        tp, p_sum, count = _index_sums(x, t, valid, from_logits)
+        tp, p_sum, count = index_sums(x, t, valid, from_logits)
     return tp, (p_sum - tp).clamp_min(0.0), (count - tp).clamp_min(0.0)
-
-
-def _index_sums(x: Tensor, t: Tensor, valid: Tensor | None,
-                from_logits: bool) -> tuple[Tensor, Tensor, Tensor]:
-    """(TP, sum of p, count) per image and class, as differentiable operations.
-
-    Ignored positions are masked before the softmax, so that NaN or infinite logits there
-    cannot reach the sums or the gradient.
-    """
-    n, c = x.shape[0], x.shape[1]
-    if valid is not None:
-        x = torch.where(valid.unsqueeze(1), x, 0.0)
-    x = x.to(compute_dtype(x))
-    p = torch.softmax(x, dim=1) if from_logits else x
-    p_t = p.gather(1, t.unsqueeze(1)).squeeze(1)
-    if valid is None:
-        p_sum = p.sum(dim=2)
-        weight = torch.ones_like(p_t)
-    else:
-        weight = valid.to(x.dtype)
-        p_sum = torch.bmm(p, weight.unsqueeze(2)).squeeze(2)
-        p_t = p_t * weight
-    zeros = torch.zeros((n, c), dtype=x.dtype, device=x.device)
-    return zeros.scatter_add(1, t, p_t), p_sum, zeros.scatter_add(1, t, weight)
-
-
-class _IndexStatsFunction(torch.autograd.Function):
-    r"""(TP, sum of p, count) of softmax probabilities, saving nothing of the input's size.
-
-    The forward pass reduces the softmax to per-class sums and lets it go; the backward pass
-    recomputes it once. With :math:`a = \partial L / \partial TP` and
-    :math:`b = \partial L / \partial \sum p` (per image and class), the gradient with respect
-    to the probabilities is :math:`b_c + a_c [t_i = c]`; through the softmax it becomes
-
-    .. math::
-        \frac{\partial L}{\partial x_{ci}} = p_{ci}\,(b_c - s_i) + [t_i = c]\,a_c\,p_{ci},
-        \qquad s_i = \sum_k p_{ki} b_k + a_{t_i} p_{t_i i}:
-
-    one broadcast subtraction and one multiplication over the input, plus a scatter of one
-    value per position.
-    """
-
-    @staticmethod
-    def forward(ctx, x, t, valid):
-        tp, p_sum, count = _index_sums(x, t, valid, True)
-        ctx.save_for_backward(x, t, valid)
-        ctx.mark_non_differentiable(count)
-        return tp, p_sum, count
-
-    @staticmethod
-    def backward(ctx, grad_tp, grad_p_sum, _):
-        x, t, valid = ctx.saved_tensors
-        if torch.is_grad_enabled():
-            # Higher-order gradients: differentiate the plain composition instead.
-            with torch.enable_grad():
-                tp, p_sum, _ = _index_sums(x, t, valid, True)
-            dx = torch.autograd.grad((tp, p_sum), x, (grad_tp, grad_p_sum),
-                                     create_graph=True)[0]
-            return dx, None, None
-        dtype = compute_dtype(x)
-        xc = x if valid is None else torch.where(valid.unsqueeze(1), x, 0.0)
-        p = torch.softmax(xc.to(dtype), dim=1)
-        a, b = grad_tp.to(dtype), grad_p_sum.to(dtype)
-        index = t.unsqueeze(1)
-        a_p_t = a.gather(1, t) * p.gather(1, index).squeeze(1)
-        s = torch.bmm(b.unsqueeze(1), p).squeeze(1) + a_p_t
-        grad = torch.sub(b.unsqueeze(2), s.unsqueeze(1)).mul_(p)
-        del p
-        grad.scatter_add_(1, index, a_p_t.unsqueeze(1))
-        if valid is not None:
-            grad.masked_fill_(~valid.unsqueeze(1), 0.0)
-        return grad.to(x.dtype), None, None
 
 
 def _dense_stats(input: Tensor, target: Tensor, mode: str, from_logits: bool,
@@ -424,7 +353,7 @@ def _region_loss(input: Tensor, target: Tensor, *, mode: object, from_logits: bo
     score = torch.where((tp + fp) + fn == 0, 1.0, score)
     loss = -torch.log(score.clamp_min(eps)) if log_loss else 1.0 - score
     if gamma != 1.0:
-        loss = _pow_gamma(loss, gamma)
+        loss = pow_gamma(loss, gamma)
     return reduce(loss, reduction).to(input.dtype)
 
 

@@ -1,0 +1,12 @@
+"""Kernels of the losses, apart from the documented API in :mod:`focalkit.functional`.
+
+:mod:`focalkit._dispatch` decides which implementation runs; each kernel package offers the
+losses it accelerates through the same small interface, inputs and options in, the loss out,
+with the gradient formed by the package's own autograd Function:
+
+* ``sigmoid_focal_loss(x, y, alpha, gamma, pos_weight, weight, ignore_index, reduction)``
+* ``softmax_focal_loss(x, target, alpha, gamma, ignore_index, reduction)``
+* ``index_stats(x, t, valid)``: per-image, per-class (TP, sum of p, count) of the softmax
+
+:mod:`focalkit._kernels.common` holds the formulas that the plain path and the kernels share.
+"""
