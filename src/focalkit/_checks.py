@@ -2,9 +2,11 @@
 
 Everything a public function validates goes through here, so that the same mistake gets the
 same message everywhere. Shape and type checks are cheap and always run. Value checks (class
-indices in range, targets inside [0, 1]) read the data once; they run in eager mode and are
-skipped while ``torch.compile`` traces, where a data-dependent Python branch would break the
-graph.
+indices in range, targets inside [0, 1]) depend on where the data lives (:func:`value_checks`):
+on CPU tensors they read it once and say which value is wrong; on other devices they become
+device-side assertions, so that no data travels back to the host; while ``torch.compile`` or a
+``torch.func`` transform traces, where a data-dependent Python branch would break the trace,
+they are skipped.
 """
 
 from __future__ import annotations
@@ -16,12 +18,22 @@ from collections.abc import Sequence
 import torch
 from torch import Tensor
 
+from ._dispatch import is_traced
+
 REDUCTIONS = ("none", "mean", "sum")
 
 
-def is_compiling() -> bool:
-    """Whether ``torch.compile`` is tracing the current call."""
-    return torch.compiler.is_compiling()
+def value_checks(tensor: Tensor) -> str | None:
+    """How to check the values of ``tensor``: ``"eager"`` (read on the host), ``"device"``
+    (``torch._assert_async``, no synchronisation) or None (skipped: empty, or traced)."""
+    if tensor.numel() == 0 or is_traced(tensor):
+        return None
+    return "eager" if tensor.device.type == "cpu" else "device"
+
+
+def _assert_on_device(ok: Tensor, message: str) -> None:
+    """Raise ``message`` on the device when ``ok`` is not all True (when the stream gets there)."""
+    torch._assert_async(ok.all(), f"{message} (checked on the device)")
 
 
 def _describe(value: object) -> str:
@@ -108,8 +120,16 @@ def check_ignore_index(ignore_index: object) -> int | None:
 
 
 def check_unit_interval(name: str, tensor: Tensor, ignore_index: int | None = None) -> None:
-    """Values of ``tensor`` (other than ``ignore_index``) must lie in [0, 1]. Eager mode only."""
-    if is_compiling() or tensor.numel() == 0:
+    """Values of ``tensor`` (other than ``ignore_index``) must lie in [0, 1]."""
+    how = value_checks(tensor)
+    if how is None:
+        return
+    if how == "device":
+        values = tensor.detach()
+        ok = (values >= 0) & (values <= 1)
+        if ignore_index is not None:
+            ok |= values == ignore_index
+        _assert_on_device(ok, f"{name} values must lie in [0, 1]")
         return
     low, high = torch.aminmax(tensor.detach())
     if bool(low >= 0) and bool(high <= 1):
@@ -126,8 +146,16 @@ def check_unit_interval(name: str, tensor: Tensor, ignore_index: int | None = No
 
 
 def check_class_indices(target: Tensor, num_classes: int, ignore_index: int | None) -> None:
-    """Class indices must lie in [0, num_classes) unless equal to ignore_index. Eager only."""
-    if is_compiling() or target.numel() == 0:
+    """Class indices must lie in [0, num_classes) unless equal to ignore_index."""
+    how = value_checks(target)
+    if how is None:
+        return
+    if how == "device":
+        ok = (target >= 0) & (target < num_classes)
+        if ignore_index is not None:
+            ok |= target == ignore_index
+        extra = "" if ignore_index is None else f" or equal ignore_index={ignore_index}"
+        _assert_on_device(ok, f"target class indices must lie in [0, {num_classes - 1}]{extra}")
         return
     low, high = torch.aminmax(target)
     if bool(low >= 0) and bool(high < num_classes):
@@ -202,10 +230,17 @@ def class_vector(name: str, value: object, num_classes: int, *, like: Tensor,
             f"{name} must have {num_classes} values, one per class; got "
             f"{vector.numel() if vector.dim() == 1 else tuple(vector.shape)}"
         )
-    if not is_compiling():
+    how = value_checks(vector)
+    bound = f"[0, {high:g}]" if high is not None else "[0, inf)"
+    if how == "device":
+        values = vector.detach()
+        ok = (values >= 0) & torch.isfinite(values)
+        if high is not None:
+            ok &= values <= high
+        _assert_on_device(ok, f"{name} values must lie in {bound}")
+    elif how == "eager":
         low, top = float(vector.detach().min()), float(vector.detach().max())
         if low < 0 or (high is not None and top > high) or not math.isfinite(top):
-            bound = f"[0, {high:g}]" if high is not None else "[0, inf)"
             raise ValueError(f"{name} values must lie in {bound}; got values in [{low:g}, {top:g}]")
     return vector.to(dtype=compute_dtype(like), device=like.device)
 
@@ -286,13 +321,18 @@ def check_classes(classes: object, num_classes: int) -> list[int] | None:
 
 
 def check_binary_values(name: str, tensor: Tensor, ignore_index: int | None = None) -> None:
-    """Values of ``tensor`` (other than ``ignore_index``) must be 0 or 1. Eager mode only."""
-    if is_compiling() or tensor.numel() == 0:
+    """Values of ``tensor`` (other than ``ignore_index``) must be 0 or 1."""
+    how = value_checks(tensor)
+    if how is None:
         return
     values = tensor.detach()
     ok = (values == 0) | (values == 1)
     if ignore_index is not None:
         ok |= values == ignore_index
+    if how == "device":
+        extra = "" if ignore_index is None else f" or equal ignore_index={ignore_index}"
+        _assert_on_device(ok, f"{name} values must be 0 or 1{extra}")
+        return
     if not bool(ok.all()):
         bad = values[~ok][0].item()
         extra = "" if ignore_index is None else f" or equal ignore_index={ignore_index}"

@@ -199,20 +199,30 @@ def lovasz_weights(fg_sorted: Tensor, seen: Tensor, dtype: torch.dtype,
     """:func:`sorted_weights` given ``seen``, the running count of valid positions (1-D when
     every position is valid), in a dtype from :func:`count_dtype`; also returns the number
     of foreground positions of every row, shape ``(R, 1)``. ``scratch``, a free flat buffer
-    of at least ``2 * R * L`` elements of ``seen.dtype``, spares two fresh allocations."""
+    of at least ``2 * R * L`` elements of ``seen.dtype``, is filled in place instead of two
+    fresh allocations."""
     rows, length = fg_sorted.shape
     if length == 0:
         return (torch.zeros((rows, 0), dtype=dtype, device=fg_sorted.device),
                 torch.zeros((rows, 1), dtype=seen.dtype, device=fg_sorted.device))
     size = rows * length
-    if scratch is not None and scratch.dtype == seen.dtype and scratch.numel() >= 2 * size:
-        union, weights = scratch[:size].view(rows, length), scratch[size:2 * size].view(rows,
-                                                                                      length)
-    else:
-        union = torch.empty((rows, length), dtype=seen.dtype, device=fg_sorted.device)
-        weights = torch.empty_like(union)
+    if scratch is None or scratch.dtype != seen.dtype or scratch.numel() < 2 * size:
+        # Out-of-place: the form that torch.compile and torch.func trace.
+        if seen.dim() == 1:
+            # union_k = G + (number of background positions among the first k)
+            union = torch.cumsum(torch.logical_not(fg_sorted), 1, dtype=seen.dtype)
+            total = length - union[:, -1:]
+            union = union + total
+        else:
+            cum = torch.cumsum(fg_sorted, 1, dtype=seen.dtype)
+            total = cum[:, -1:]
+            # 0 only before the first valid position, where seen is 0 too
+            union = (seen - cum + total).clamp_min(1.0)
+        jac = seen / union
+        weights = torch.cat((jac[:, :1], jac[:, 1:] - jac[:, :-1]), dim=1)
+        return weights.to(dtype), total
+    union, weights = scratch[:size].view(rows, length), scratch[size:2 * size].view(rows, length)
     if seen.dim() == 1:
-        # union_k = G + (number of background positions among the first k)
         torch.cumsum(torch.logical_not(fg_sorted), 1, dtype=seen.dtype, out=union)
         total = length - union[:, -1:]
         union.add_(total)
@@ -220,7 +230,7 @@ def lovasz_weights(fg_sorted: Tensor, seen: Tensor, dtype: torch.dtype,
         torch.cumsum(fg_sorted, 1, dtype=seen.dtype, out=union)
         total = union[:, -1:].clone()
         torch.sub(seen, union, out=union).add_(total)
-        union.clamp_min_(1.0)  # 0 only before the first valid position, where seen is 0 too
+        union.clamp_min_(1.0)
     jac = torch.div(seen, union, out=union)
     weights[:, :1] = jac[:, :1]
     torch.sub(jac[:, 1:], jac[:, :-1], out=weights[:, 1:])
