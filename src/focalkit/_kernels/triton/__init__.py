@@ -1,26 +1,51 @@
 """Fused Triton kernels for CUDA tensors (the ``"triton"`` backend).
 
-On CPU tensors they run through Triton's interpreter when ``TRITON_INTERPRET=1`` is set before
-focalkit is imported; the test suite uses it. The Lovasz losses need a sort, which stays
-``torch.sort``: their autograd Functions, PyTorch operations with no host synchronisation and
-no Python loop over images or classes, serve this backend as they are.
+Each kernel reads its inputs in their own dtype (float32, float16 or bfloat16), computes in
+float32, and writes the loss and the gradient in the input's dtype; reductions accumulate one
+float32 partial sum per program and add the partials in float64. On CPU tensors the kernels
+run through Triton's interpreter when ``TRITON_INTERPRET=1`` is set before focalkit is
+imported; the test suite uses it. The kernel modules are imported on first use, so that
+importing focalkit never compiles or even imports Triton.
+
+The Lovasz losses need a sort, which stays ``torch.sort``: their autograd Functions, PyTorch
+operations with no host synchronisation and no Python loop over images or classes, serve this
+backend as they are.
 """
 
 from __future__ import annotations
 
+import importlib.util
 import os
 
 from ..cpu.lovasz import lovasz_hinge, lovasz_softmax
 
-__all__ = ["IMPORT_ERROR", "INTERPRETED", "lovasz_hinge", "lovasz_softmax"]
+__all__ = ["IMPORT_ERROR", "INTERPRETED", "index_stats", "lovasz_hinge", "lovasz_softmax",
+           "sigmoid_focal_loss", "softmax_focal_loss"]
 
-IMPORT_ERROR: str | None
-try:
-    import triton  # noqa: F401
-except ImportError as error:  # pragma: no cover - depends on the installation
-    IMPORT_ERROR = str(error)
-else:
-    IMPORT_ERROR = None
+#: Why Triton cannot be used, or None when it is installed.
+IMPORT_ERROR: str | None = (None if importlib.util.find_spec("triton") is not None
+                            else "No module named 'triton'")
 
 #: Whether the kernels run through Triton's interpreter (on CPU tensors).
 INTERPRETED = os.environ.get("TRITON_INTERPRET") == "1"
+
+
+def sigmoid_focal_loss(*args):
+    """See :func:`focalkit._kernels.triton.focal.sigmoid_focal_loss`."""
+    from .focal import sigmoid_focal_loss
+
+    return sigmoid_focal_loss(*args)
+
+
+def softmax_focal_loss(*args):
+    """See :func:`focalkit._kernels.triton.softmax.softmax_focal_loss`."""
+    from .softmax import softmax_focal_loss
+
+    return softmax_focal_loss(*args)
+
+
+def index_stats(*args):
+    """See :func:`focalkit._kernels.triton.region.index_stats`."""
+    from .region import index_stats
+
+    return index_stats(*args)
