@@ -105,7 +105,9 @@ def choose(input: Tensor, *others: object, eligible: bool = True,
 
 
 def kernels(path: str):
-    """The kernel package (:mod:`focalkit._kernels`) of a decision other than ``"plain"``."""
+    """The kernel package (:mod:`focalkit._kernels`) of a decision, None for ``"plain"``."""
+    if path == PLAIN:
+        return None
     if path == TRITON:
         from ._kernels import triton
 

@@ -210,10 +210,11 @@ def sigmoid_focal_loss(input: Tensor, target: Tensor, *, alpha: float | Tensor |
         check_unit_interval("input (probabilities, from_logits=False)", input)
 
     path = _dispatch.choose(input, target, alpha, pos_weight, weight, eligible=from_logits)
-    if path != _dispatch.PLAIN:
+    kernels = _dispatch.kernels(path)
+    if kernels is not None and kernels.accepts("sigmoid_focal", input, alpha, pos_weight,
+                                               weight):
         # Without grad mode (evaluation) the kernels skip the gradient pass.
         logits = input if torch.is_grad_enabled() else input.detach()
-        kernels = _dispatch.kernels(path)
         return kernels.sigmoid_focal_loss(logits, target, alpha, gamma, pos_weight, weight,
                                           ignore_index, reduction)
 

@@ -19,8 +19,8 @@ import os
 
 from ..cpu.lovasz import lovasz_hinge, lovasz_softmax
 
-__all__ = ["IMPORT_ERROR", "INTERPRETED", "index_stats", "lovasz_hinge", "lovasz_softmax",
-           "sigmoid_focal_loss", "softmax_focal_loss"]
+__all__ = ["IMPORT_ERROR", "INTERPRETED", "accepts", "index_stats", "lovasz_hinge",
+           "lovasz_softmax", "sigmoid_focal_loss", "softmax_focal_loss"]
 
 #: Why Triton cannot be used, or None when it is installed.
 IMPORT_ERROR: str | None = (None if importlib.util.find_spec("triton") is not None
@@ -28,6 +28,15 @@ IMPORT_ERROR: str | None = (None if importlib.util.find_spec("triton") is not No
 
 #: Whether the kernels run through Triton's interpreter (on CPU tensors).
 INTERPRETED = os.environ.get("TRITON_INTERPRET") == "1"
+
+
+def accepts(loss: str, x, *options) -> bool:
+    """Whether the kernel of ``loss`` takes this call; otherwise the plain composition runs."""
+    if loss == "sigmoid_focal":
+        from .focal import eligible
+
+        return eligible(x, *options)
+    return True
 
 
 def sigmoid_focal_loss(*args):
