@@ -33,7 +33,7 @@ class ComboLoss(nn.Module):
     modules' buffers follow the combo); plain functions are called as they are.
 
     A term may also be given as ``(kwargs, weight)`` (a two-item list in YAML or JSON): the
-    loss is then built by :func:`focalkit.get_loss` from the term's name, or from
+    loss is then built by :func:`focalkit.registry.get_loss` from the term's name, or from
     ``kwargs["loss"]`` when present, with the other ``kwargs``. A whole combo thus comes from
     a configuration file::
 
@@ -43,7 +43,7 @@ class ComboLoss(nn.Module):
     Args:
         losses: a mapping ``{name: (loss, weight)}`` with ``loss`` a module, a function of
             ``(input, target)`` returning a scalar, or a mapping of keyword arguments for
-            :func:`focalkit.get_loss`, and ``weight`` a finite real number.
+            :func:`focalkit.registry.get_loss`, and ``weight`` a finite real number.
 
     Shape:
         - input, target: whatever every term accepts; output: scalar.
