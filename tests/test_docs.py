@@ -21,9 +21,11 @@ import pytest
 ROOT = Path(__file__).resolve().parent.parent
 DOCS = ROOT / "docs"
 PAGES = sorted(DOCS.glob("*.md"))
-# Libraries the migration notes compare against: a block that imports one of them is skipped
-# (and the page's other blocks still run) when it is not installed.
-PEERS = {"kornia", "monai", "segmentation_models_pytorch", "torchvision"}
+# Libraries the migration notes compare against, and the frameworks of the integrations page:
+# a block that imports one of them is skipped (and the page's other blocks still run) when it
+# is not installed.
+PEERS = {"kornia", "monai", "segmentation_models_pytorch", "torchvision",
+         "transformers", "lightning", "yaml"}
 FENCE = re.compile(r"^```(\w+)[^\n]*\n(.*?)^```\s*$", re.MULTILINE | re.DOTALL)
 
 

@@ -4,7 +4,7 @@ The functions live in :mod:`focalkit.functional`; the modules in :mod:`focalkit.
 re-exported here.
 """
 
-from . import functional, init, reference, weights
+from . import functional, init, reference, registry, weights
 from .init import prior_bias, prior_bias_
 from .nn import (
     ComboLoss,
@@ -18,6 +18,7 @@ from .nn import (
     SoftmaxFocalLoss,
     TverskyLoss,
 )
+from .registry import get_loss, list_losses
 from .schedules import GammaScheduler
 from .weights import binary_alpha, class_weights
 
@@ -38,9 +39,12 @@ __all__ = [
     "binary_alpha",
     "class_weights",
     "functional",
+    "get_loss",
     "init",
+    "list_losses",
     "prior_bias",
     "prior_bias_",
     "reference",
+    "registry",
     "weights",
 ]

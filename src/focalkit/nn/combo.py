@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 
 from torch import Tensor, nn
 
@@ -32,9 +32,18 @@ class ComboLoss(nn.Module):
     Loss modules are registered as submodules (``.to()``, ``state_dict()`` and the
     modules' buffers follow the combo); plain functions are called as they are.
 
+    A term may also be given as ``(kwargs, weight)`` (a two-item list in YAML or JSON): the
+    loss is then built by :func:`focalkit.registry.get_loss` from the term's name, or from
+    ``kwargs["loss"]`` when present, with the other ``kwargs``. A whole combo thus comes from
+    a configuration file::
+
+        ComboLoss({"focal": ({"mode": "multiclass", "gamma": 2.0}, 1.0),
+                   "dice": ({"mode": "multiclass"}, 1.0)})
+
     Args:
-        losses: a mapping ``{name: (loss, weight)}`` with ``loss`` a module or a function of
-            ``(input, target)`` returning a scalar, and ``weight`` a finite real number.
+        losses: a mapping ``{name: (loss, weight)}`` with ``loss`` a module, a function of
+            ``(input, target)`` returning a scalar, or a mapping of keyword arguments for
+            :func:`focalkit.registry.get_loss`, and ``weight`` a finite real number.
 
     Shape:
         - input, target: whatever every term accepts; output: scalar.
@@ -42,8 +51,8 @@ class ComboLoss(nn.Module):
     Raises:
         TypeError: if ``losses`` is not a mapping of ``(callable, weight)`` pairs with string
             names.
-        ValueError: if ``losses`` is empty, a name is empty or contains a dot, or a weight is
-            not finite.
+        ValueError: if ``losses`` is empty, a name is empty or contains a dot, a weight is
+            not finite, or a loss given by keyword arguments names no registered loss.
 
     Example:
         >>> import torch
@@ -74,9 +83,10 @@ class ComboLoss(nn.Module):
             if not name or "." in name:
                 raise ValueError(f"loss names must be non-empty and contain no '.'; got "
                                  f"{name!r}")
+            entry = _from_config(name, entry)
             if not (isinstance(entry, tuple) and len(entry) == 2 and callable(entry[0])):
                 raise TypeError(f"losses[{name!r}] must be a (loss, weight) pair with a callable "
-                                f"loss; got {entry!r}")
+                                f"loss or a mapping of get_loss arguments; got {entry!r}")
             loss, weight = entry
             self.weights[name] = check_real(f"weight of {name!r}", weight)
             if isinstance(loss, nn.Module):
@@ -104,3 +114,14 @@ class ComboLoss(nn.Module):
 
     def forward(self, input: Tensor, target: Tensor) -> Tensor:
         return self.total(self.components(input, target))
+
+
+def _from_config(name: str, entry: object) -> object:
+    """A ``(kwargs, weight)`` pair, as a tuple or list, becomes ``(get_loss(...), weight)``."""
+    if isinstance(entry, Sequence) and not isinstance(entry, str) and len(entry) == 2 \
+            and isinstance(entry[0], Mapping):
+        from ..registry import get_loss
+
+        kwargs = dict(entry[0])
+        return get_loss(kwargs.pop("loss", name), **kwargs), entry[1]
+    return entry
