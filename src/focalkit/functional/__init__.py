@@ -4,6 +4,7 @@ This is the single source of truth: every module in :mod:`focalkit.nn` calls one
 """
 
 from .focal import focal_modulation, sigmoid_focal_loss, softmax_focal_loss
+from .long_tail import ldam_loss, ldam_margins, logit_adjusted_cross_entropy
 from .lovasz import lovasz_grad, lovasz_hinge_loss, lovasz_softmax_loss
 from .region import dice_loss, jaccard_loss, region_stats, tversky_loss
 
@@ -11,6 +12,9 @@ __all__ = [
     "dice_loss",
     "focal_modulation",
     "jaccard_loss",
+    "ldam_loss",
+    "ldam_margins",
+    "logit_adjusted_cross_entropy",
     "lovasz_grad",
     "lovasz_hinge_loss",
     "lovasz_softmax_loss",

@@ -2,6 +2,7 @@
 
 from .combo import ComboLoss
 from .focal import FocalLoss, FocalWrapper, SigmoidFocalLoss, SoftmaxFocalLoss
+from .long_tail import LDAMLoss, LogitAdjustedCrossEntropyLoss
 from .lovasz import LovaszHingeLoss, LovaszSoftmaxLoss
 from .region import DiceLoss, JaccardLoss, TverskyLoss
 
@@ -11,6 +12,8 @@ __all__ = [
     "FocalLoss",
     "FocalWrapper",
     "JaccardLoss",
+    "LDAMLoss",
+    "LogitAdjustedCrossEntropyLoss",
     "LovaszHingeLoss",
     "LovaszSoftmaxLoss",
     "SigmoidFocalLoss",

@@ -22,6 +22,7 @@ from .core import (
     softmax,
 )
 from .focal import sigmoid_focal_loss, softmax_focal_loss
+from .long_tail import ldam_loss, logit_adjusted_cross_entropy
 from .lovasz import lovasz_grad, lovasz_hinge_loss, lovasz_softmax_loss
 from .region import dice_loss, jaccard_loss, region_stats, tversky_loss
 
@@ -31,8 +32,10 @@ __all__ = [
     "cross_entropy",
     "dice_loss",
     "jaccard_loss",
+    "ldam_loss",
     "log_sigmoid",
     "log_softmax",
+    "logit_adjusted_cross_entropy",
     "lovasz_grad",
     "lovasz_hinge_loss",
     "lovasz_softmax_loss",
