@@ -11,6 +11,7 @@ from .nn import (
     DiceLoss,
     FocalLoss,
     FocalWrapper,
+    GeneralizedDiceLoss,
     JaccardLoss,
     LDAMLoss,
     LogitAdjustedCrossEntropyLoss,
@@ -19,6 +20,7 @@ from .nn import (
     SigmoidFocalLoss,
     SoftmaxFocalLoss,
     TverskyLoss,
+    UnifiedFocalLoss,
 )
 from .schedules import GammaScheduler
 from .weights import binary_alpha, class_weights
@@ -31,6 +33,7 @@ __all__ = [
     "FocalLoss",
     "FocalWrapper",
     "GammaScheduler",
+    "GeneralizedDiceLoss",
     "JaccardLoss",
     "LDAMLoss",
     "LogitAdjustedCrossEntropyLoss",
@@ -39,6 +42,7 @@ __all__ = [
     "SigmoidFocalLoss",
     "SoftmaxFocalLoss",
     "TverskyLoss",
+    "UnifiedFocalLoss",
     "binary_alpha",
     "class_weights",
     "functional",

@@ -5,12 +5,14 @@ from .focal import FocalLoss, FocalWrapper, SigmoidFocalLoss, SoftmaxFocalLoss
 from .long_tail import LDAMLoss, LogitAdjustedCrossEntropyLoss
 from .lovasz import LovaszHingeLoss, LovaszSoftmaxLoss
 from .region import DiceLoss, JaccardLoss, TverskyLoss
+from .region_more import GeneralizedDiceLoss, UnifiedFocalLoss
 
 __all__ = [
     "ComboLoss",
     "DiceLoss",
     "FocalLoss",
     "FocalWrapper",
+    "GeneralizedDiceLoss",
     "JaccardLoss",
     "LDAMLoss",
     "LogitAdjustedCrossEntropyLoss",
@@ -19,4 +21,5 @@ __all__ = [
     "SigmoidFocalLoss",
     "SoftmaxFocalLoss",
     "TverskyLoss",
+    "UnifiedFocalLoss",
 ]
