@@ -216,7 +216,8 @@ HELPER_ERRORS = [
     (lambda: GammaScheduler(object()), TypeError,
      r"loss must have a settable 'gamma' attribute; got object"),
     (lambda: GammaScheduler(SoftmaxFocalLoss(), schedule="exponential"), ValueError,
-     r"schedule must be one of 'constant', 'step', 'linear', 'cosine'; got 'exponential'"),
+     r"schedule must be one of 'constant', 'step', 'linear', 'cosine', 'deferred'; got "
+     r"'exponential'"),
     (lambda: GammaScheduler(SoftmaxFocalLoss(), schedule="linear"), ValueError,
      r"total_steps must be a positive int for schedule 'linear'; got None"),
     (lambda: GammaScheduler(SoftmaxFocalLoss(), schedule="cosine", total_steps=0), ValueError,

@@ -39,6 +39,8 @@ UNDOCUMENTED_METHODS = ("forward", "extra_repr")
 FAMILIES = {
     "focal": "Focal losses",
     "region": "Region losses: Dice, Jaccard, Tversky",
+    "region_more": "More region losses: generalized Dice, unified focal",
+    "long_tail": "Long-tail losses: logit adjustment, LDAM",
     "lovasz": "Lovász losses",
     "combo": "Combined losses",
     "schedules": "Gamma schedules",

@@ -4,13 +4,20 @@ This is the single source of truth: every module in :mod:`focalkit.nn` calls one
 """
 
 from .focal import focal_modulation, sigmoid_focal_loss, softmax_focal_loss
+from .generalized_dice import generalized_dice_loss
+from .long_tail import ldam_loss, ldam_margins, logit_adjusted_cross_entropy
 from .lovasz import lovasz_grad, lovasz_hinge_loss, lovasz_softmax_loss
 from .region import dice_loss, jaccard_loss, region_stats, tversky_loss
+from .unified import unified_focal_loss
 
 __all__ = [
     "dice_loss",
     "focal_modulation",
+    "generalized_dice_loss",
     "jaccard_loss",
+    "ldam_loss",
+    "ldam_margins",
+    "logit_adjusted_cross_entropy",
     "lovasz_grad",
     "lovasz_hinge_loss",
     "lovasz_softmax_loss",
@@ -18,4 +25,5 @@ __all__ = [
     "sigmoid_focal_loss",
     "softmax_focal_loss",
     "tversky_loss",
+    "unified_focal_loss",
 ]

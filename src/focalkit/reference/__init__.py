@@ -22,17 +22,22 @@ from .core import (
     softmax,
 )
 from .focal import sigmoid_focal_loss, softmax_focal_loss
+from .long_tail import ldam_loss, logit_adjusted_cross_entropy
 from .lovasz import lovasz_grad, lovasz_hinge_loss, lovasz_softmax_loss
 from .region import dice_loss, jaccard_loss, region_stats, tversky_loss
+from .region_more import generalized_dice_loss, unified_focal_loss
 
 __all__ = [
     "binary_cross_entropy",
     "binary_cross_entropy_with_logits",
     "cross_entropy",
     "dice_loss",
+    "generalized_dice_loss",
     "jaccard_loss",
+    "ldam_loss",
     "log_sigmoid",
     "log_softmax",
+    "logit_adjusted_cross_entropy",
     "lovasz_grad",
     "lovasz_hinge_loss",
     "lovasz_softmax_loss",
@@ -43,4 +48,5 @@ __all__ = [
     "softmax",
     "softmax_focal_loss",
     "tversky_loss",
+    "unified_focal_loss",
 ]

@@ -1,0 +1,121 @@
+"""GammaScheduler driving other hyper-parameters, deferred switches and per-loss defaults."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from focalkit import (
+    GammaScheduler,
+    LDAMLoss,
+    SigmoidFocalLoss,
+    SoftmaxFocalLoss,
+    TverskyLoss,
+    UnifiedFocalLoss,
+    class_weights,
+)
+
+
+def values(scheduler, steps, param="gamma"):
+    seen = [getattr(scheduler.loss, param)]
+    for _ in range(steps):
+        scheduler.step()
+        seen.append(getattr(scheduler.loss, param))
+    return seen
+
+
+def test_default_start_is_the_loss_plain_gamma():
+    tversky = TverskyLoss(gamma=2.0)
+    scheduler = GammaScheduler(tversky, total_steps=2)
+    assert tversky.gamma == 1.0 and scheduler.start == 1.0       # plain Tversky, not 0
+    assert values(scheduler, 2) == pytest.approx([1.0, 1.5, 2.0])
+    assert GammaScheduler(SoftmaxFocalLoss(), total_steps=3).start == 0.0
+    assert GammaScheduler(UnifiedFocalLoss(gamma=0.5), total_steps=3).start == 0.0
+    explicit = GammaScheduler(TverskyLoss(gamma=2.0), gamma_start=0.5, total_steps=2)
+    assert explicit.loss.gamma == 0.5
+
+
+def test_constructing_sets_the_step_zero_value():
+    loss = SoftmaxFocalLoss(gamma=2.0)
+    GammaScheduler(loss, schedule="cosine", start=0.5, total_steps=10)
+    assert loss.gamma == 0.5
+    GammaScheduler(loss, schedule="constant", end=3.0)
+    assert loss.gamma == 3.0
+
+
+def test_deferred_reweighting_switches_a_tensor_on():
+    counts = [100, 10, 1]
+    ldam = LDAMLoss(class_counts=counts)
+    w = class_weights(counts, method="effective_number", beta=0.999)
+    drw = GammaScheduler(ldam, param="weight", schedule="deferred", start=None, end=w,
+                         total_steps=3)
+    seen = values(drw, 4, "weight")
+    assert [v is None for v in seen] == [True, True, True, False, False]
+    assert torch.equal(seen[-1], w) and "weight" in ldam.state_dict()
+    x, t = torch.randn(4, 3), torch.tensor([0, 1, 2, 2])
+    ldam(x, t)  # the buffer is used by the loss
+
+
+def test_tensor_values_are_interpolated_and_keep_the_device_of_the_buffer():
+    loss = SoftmaxFocalLoss(alpha=torch.ones(3))
+    end = torch.tensor([1.0, 2.0, 4.0])
+    scheduler = GammaScheduler(loss, param="alpha", start=torch.ones(3), end=end,
+                               total_steps=2)
+    scheduler.step()
+    assert torch.allclose(loss.alpha, torch.tensor([1.0, 1.5, 2.5]))
+    assert "alpha" in loss.state_dict()
+    scheduler.step()
+    assert torch.equal(loss.alpha, end)
+
+
+def test_float_alpha_schedule():
+    loss = SigmoidFocalLoss(alpha=0.25)
+    scheduler = GammaScheduler(loss, param="alpha", schedule="step", start=0.5,
+                               milestones=[1, 2])
+    assert values(scheduler, 3, "alpha") == pytest.approx([0.5, 0.375, 0.25, 0.25])
+
+
+def test_state_dict_round_trip_and_old_keys():
+    loss = LDAMLoss(class_counts=[5, 1])
+    drw = GammaScheduler(loss, param="weight", schedule="deferred",
+                         end=torch.tensor([0.5, 1.5]), total_steps=1)
+    drw.step()
+    fresh_loss = LDAMLoss(class_counts=[5, 1])
+    fresh = GammaScheduler(fresh_loss, param="weight", schedule="deferred",
+                           end=torch.tensor([1.0, 1.0]), total_steps=5)
+    fresh.load_state_dict(drw.state_dict())
+    assert torch.equal(fresh_loss.weight, torch.tensor([0.5, 1.5]))
+    old = {"schedule": "linear", "gamma_start": 1.0, "gamma_end": 3.0, "total_steps": 2,
+           "milestones": None, "last_step": 1}
+    focal = SoftmaxFocalLoss()
+    scheduler = GammaScheduler(focal, total_steps=9)
+    scheduler.load_state_dict(old)
+    assert focal.gamma == 2.0 and scheduler.gamma_start == 1.0 and scheduler.param == "gamma"
+    assert scheduler.get_gamma(2) == 3.0
+    assert "param='gamma'" in repr(scheduler)
+
+
+ERRORS = [
+    (lambda: GammaScheduler(SoftmaxFocalLoss(), param="beta"), TypeError,
+     r"loss must have a settable 'beta' attribute; got SoftmaxFocalLoss"),
+    (lambda: GammaScheduler(SoftmaxFocalLoss(), param="alpha", total_steps=3), ValueError,
+     r"start must be given for param='alpha' with schedule 'linear'; got None"),
+    (lambda: GammaScheduler(SoftmaxFocalLoss(), param="alpha", gamma_start=1.0), ValueError,
+     r"gamma_start applies to param='gamma'; got param='alpha'"),
+    (lambda: GammaScheduler(SoftmaxFocalLoss(), start=1.0, gamma_start=1.0), ValueError,
+     r"give start or gamma_start, not both"),
+    (lambda: GammaScheduler(SoftmaxFocalLoss(), param="alpha", start=1.0, total_steps=2),
+     ValueError, r"schedule 'linear' interpolates between start and end .*; got end=None"),
+    (lambda: GammaScheduler(SoftmaxFocalLoss(), schedule="deferred", end=1.0), ValueError,
+     r"total_steps must be a positive int for schedule 'deferred'; got None"),
+    (lambda: GammaScheduler(SoftmaxFocalLoss(), start=-1.0, total_steps=2), ValueError,
+     r"gamma must be in \[0, inf\]; got -1"),
+    (lambda: GammaScheduler(SoftmaxFocalLoss(), param=""), TypeError,
+     r"param must be the name of an attribute of the loss"),
+]
+
+
+@pytest.mark.parametrize("call,error,match", ERRORS)
+def test_errors(call, error, match):
+    with pytest.raises(error, match=match):
+        call()
