@@ -20,8 +20,10 @@ from typing import NamedTuple
 from torch import nn
 
 from .nn.focal import FocalLoss, SigmoidFocalLoss, SoftmaxFocalLoss
+from .nn.long_tail import LDAMLoss, LogitAdjustedCrossEntropyLoss
 from .nn.lovasz import LovaszHingeLoss, LovaszSoftmaxLoss
 from .nn.region import DiceLoss, JaccardLoss, TverskyLoss
+from .nn.region_more import GeneralizedDiceLoss, UnifiedFocalLoss
 
 __all__ = ["LOSSES", "LossEntry", "get_loss", "list_losses"]
 
@@ -54,6 +56,11 @@ LOSSES: dict[str, LossEntry] = {
     "tversky": LossEntry(TverskyLoss, "mode", ("focal_tversky",)),
     "lovasz_softmax": LossEntry(LovaszSoftmaxLoss, "multiclass"),
     "lovasz_hinge": LossEntry(LovaszHingeLoss, "binary"),
+    "generalized_dice": LossEntry(GeneralizedDiceLoss, "mode"),
+    "unified_focal": LossEntry(UnifiedFocalLoss, "multiclass"),
+    "logit_adjusted_cross_entropy": LossEntry(LogitAdjustedCrossEntropyLoss, "multiclass",
+                                              ("logit_adjusted", "balanced_softmax")),
+    "ldam": LossEntry(LDAMLoss, "multiclass"),
     "cross_entropy": LossEntry(nn.CrossEntropyLoss, "multiclass", ("ce",)),
     "binary_cross_entropy": LossEntry(nn.BCEWithLogitsLoss, "multilabel",
                                       ("bce", "bce_with_logits")),

@@ -49,7 +49,7 @@ from .._checks import (
     class_vector,
     compute_dtype,
     ignore_mask,
-    is_compiling,
+    value_checks,
 )
 
 __all__ = ["logit_adjusted_cross_entropy", "ldam_loss", "ldam_margins"]
@@ -63,7 +63,10 @@ def _positive_vector(name: str, value: object, num_classes: int, like: Tensor) -
     if vector is None:
         raise TypeError(f"{name} must be a sequence or tensor of {num_classes} positive "
                         f"values; got None")
-    if not is_compiling() and bool((vector <= 0).any()):
+    how = value_checks(vector)
+    if how == "device":
+        torch._assert_async((vector > 0).all(), f"{name} must be positive for every class")
+    elif how == "eager" and bool((vector <= 0).any()):
         zero = int(torch.nonzero(vector <= 0)[0, 0])
         raise ValueError(f"{name} must be positive for every class (a class with no samples "
                          f"has no finite log-prior or margin); got {float(vector[zero]):g} "

@@ -24,7 +24,7 @@ from .._checks import (
     ignore_mask,
     reduce,
 )
-from .focal import _pow_gamma
+from .._kernels.common import pow_gamma
 from .region import _check_options, _check_region_inputs, _stats
 
 __all__ = ["unified_focal_loss"]
@@ -194,7 +194,7 @@ def unified_focal_loss(input: Tensor, target: Tensor, *, mode: str = "multiclass
     base = (1.0 - index).clamp_min(0.0)
     is_background = torch.zeros(num_classes, dtype=torch.bool, device=x.device)
     is_background[background] = True
-    tversky = torch.where(is_background, base, _pow_gamma(base, 1.0 - gamma))
+    tversky = torch.where(is_background, base, pow_gamma(base, 1.0 - gamma))
 
     # Focal term: per-position cross-entropy with the asymmetric factor, summed per class.
     dtype = compute_dtype(x)
@@ -221,7 +221,7 @@ def unified_focal_loss(input: Tensor, target: Tensor, *, mode: str = "multiclass
     else:
         fore = (~is_background).reshape(1, -1, 1)
     one_minus_p = -torch.expm1(log_p) if from_logits else 1.0 - log_p.exp()
-    factor = torch.where(fore, delta, (1.0 - delta) * _pow_gamma(one_minus_p.clamp_min(0.0),
+    factor = torch.where(fore, delta, (1.0 - delta) * pow_gamma(one_minus_p.clamp_min(0.0),
                                                                  gamma))
     terms = -log_p * factor
     if valid is not None:
