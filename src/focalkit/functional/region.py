@@ -460,8 +460,8 @@ def dice_loss(input: Tensor, target: Tensor, *, mode: str = "multiclass",
         ValueError: for an unknown ``mode``, ``reduction`` or ``intersection``; shapes that do
             not fit the mode; class indices out of range; an ``ignore_index`` of 0 or 1
             outside multiclass mode; targets or probabilities outside [0, 1]; ``classes``
-            out of range, empty or repeated; ``smooth < 0``;
-            ``eps <= 0``; or ``sync_dist`` with ``per_image``.
+            out of range, empty or repeated; ``smooth < 0``; ``eps <= 0``; or ``sync_dist``
+            with ``per_image``.
 
     References:
         F. Milletari, N. Navab, S.-A. Ahmadi. V-Net: Fully Convolutional Neural Networks for
@@ -513,8 +513,8 @@ def jaccard_loss(input: Tensor, target: Tensor, *, mode: str = "multiclass",
         ValueError: for an unknown ``mode``, ``reduction`` or ``intersection``; shapes that do
             not fit the mode; class indices out of range; an ``ignore_index`` of 0 or 1
             outside multiclass mode; targets or probabilities outside [0, 1]; ``classes``
-            out of range, empty or repeated; ``smooth < 0``;
-            ``eps <= 0``; or ``sync_dist`` with ``per_image``.
+            out of range, empty or repeated; ``smooth < 0``; ``eps <= 0``; or ``sync_dist``
+            with ``per_image``.
 
     References:
         M. A. Rahman, Y. Wang. Optimizing Intersection-over-Union in Deep Neural Networks for
@@ -577,9 +577,8 @@ def tversky_loss(input: Tensor, target: Tensor, *, mode: str = "multiclass",
         ValueError: for an unknown ``mode``, ``reduction`` or ``intersection``; shapes that do
             not fit the mode; class indices out of range; an ``ignore_index`` of 0 or 1
             outside multiclass mode; targets or probabilities outside [0, 1]; ``classes``
-            out of range, empty or repeated; ``smooth``, ``alpha``,
-            ``beta`` or ``gamma`` negative; ``eps <= 0``; or ``sync_dist`` with
-            ``per_image``.
+            out of range, empty or repeated; ``smooth``, ``alpha``, ``beta`` or ``gamma``
+            negative; ``eps <= 0``; or ``sync_dist`` with ``per_image``.
 
     References:
         S. S. M. Salehi, D. Erdogmus, A. Gholipour. Tversky Loss Function for Image

@@ -162,6 +162,9 @@ class FocalLoss(nn.Module):
       :math:`(N, C, *)` probabilities. Calls :func:`~focalkit.functional.softmax_focal_loss`.
 
     Integer and boolean targets are accepted in the sigmoid modes and converted to float.
+    Every hyper-parameter can be reassigned after construction (``loss.reduction = "sum"``,
+    ``loss.alpha = weights``) and is checked as in the constructor; the values live on the
+    inner loss module ``loss.loss``, tensors as its buffers.
 
     .. math::
         \ell = -\alpha_t\,(1 - p_t)^\gamma \log p_t
@@ -326,7 +329,9 @@ class FocalWrapper(GammaMixin, nn.Module):
         alpha: positive-class weight in [0, 1], or None. Default: 0.25.
 
     Shape:
-        - input, target: :math:`(*)`; output: reduced as ``loss_fn.reduction`` says.
+        - input, target: :math:`(*)`; output: reduced as ``loss_fn.reduction`` says, in the
+          dtype ``input`` and ``target`` promote to (float32 for float16 logits with float32
+          targets, as under autocast), like the wrapped loss.
 
     Raises:
         TypeError: if ``loss_fn`` is not a module with a ``reduction`` attribute.
