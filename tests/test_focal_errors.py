@@ -11,8 +11,16 @@ import torch
 from torch import nn
 
 import focalkit
-from focalkit import FocalLoss, FocalWrapper, GammaScheduler, SigmoidFocalLoss, SoftmaxFocalLoss
-from focalkit.functional import sigmoid_focal_loss, softmax_focal_loss
+from focalkit import (
+    ComboLoss,
+    DiceLoss,
+    FocalLoss,
+    FocalWrapper,
+    GammaScheduler,
+    SigmoidFocalLoss,
+    SoftmaxFocalLoss,
+)
+from focalkit.functional import focal_modulation, sigmoid_focal_loss, softmax_focal_loss
 from focalkit.init import prior_bias, prior_bias_
 from focalkit.weights import binary_alpha, class_weights
 
@@ -42,9 +50,36 @@ def soft(input=None, target=None, **kwargs):
 
 
 def set_gamma(module, value):
+    return assign(module, "gamma", value)
+
+
+def assign(module, name, value):
     def call():
-        module.gamma = value
+        setattr(module, name, value)
     return call
+
+
+def mod(input=None, target=None, **kwargs):
+    """focal_modulation, by default on a (4, 3) input."""
+    return lambda: focal_modulation(x(4, 3) if input is None else input,
+                                    y(4, 3) if target is None else target, **kwargs)
+
+
+def wrapped(loss_fn, input=None, target=None):
+    """FocalWrapper(loss_fn) called, by default on a (3, 3) input."""
+    return lambda: FocalWrapper(loss_fn)(x(3, 3) if input is None else input,
+                                         y(3, 3) if target is None else target)
+
+
+def on_meta(*shape):
+    """A tensor on the meta device: another device than the CPU inputs."""
+    return torch.full(shape, 0.5, device="meta")
+
+
+def renamed_reduction(value):
+    wrapper = FocalWrapper(nn.BCEWithLogitsLoss())
+    wrapper.loss_fn.reduction = value
+    return lambda: wrapper(x(3, 3), y(3, 3))
 
 
 SIGMOID_ERRORS = [
@@ -108,6 +143,39 @@ SIGMOID_ERRORS = [
      r"weight must be a tensor, a number or None; got list"),
     (sig(ignore_index=-1.0), TypeError, r"ignore_index must be an int or None; got -1\.0"),
     (sig(ignore_index=True), TypeError, r"ignore_index must be an int or None; got True"),
+    # an ignore value inside [0, 1] would drop every negative (or positive) target
+    (sig(ignore_index=0), ValueError,
+     r"ignore_index must lie outside \[0, 1\], the range of valid targets .*; got 0"),
+    (sig(ignore_index=1), ValueError, r"ignore_index must lie outside \[0, 1\].*; got 1"),
+    # from_logits="False" is not False
+    (sig(from_logits="False"), TypeError, r"from_logits must be a bool; got 'False'"),
+    (sig(from_logits=None), TypeError, r"from_logits must be a bool; got None"),
+    # hyper-parameter tensors on another device than the input
+    (sig(alpha=on_meta(3)), ValueError,
+     r"alpha must be on the device of input \(cpu\); got a tensor on meta"),
+    (sig(pos_weight=on_meta(3)), ValueError,
+     r"pos_weight must be on the device of input \(cpu\); got a tensor on meta"),
+    (sig(weight=on_meta(2, 3)), ValueError,
+     r"weight must be on the device of input \(cpu\); got a tensor on meta"),
+]
+
+MODULATION_ERRORS = [
+    (mod(gamma=-1), ValueError, r"gamma must be in \[0, inf\]; got -1"),
+    (mod(gamma="2"), TypeError, r"gamma must be a real number; got '2'"),
+    (mod(alpha=5), ValueError, r"alpha must be in \[0, 1\]; got 5"),
+    (mod(alpha=torch.tensor([0.5, 1.5, 0.5])), ValueError,
+     r"alpha values must lie in \[0, 1\]; got values in \[0\.5, 1\.5\]"),
+    (mod(alpha=torch.ones(4)), ValueError,
+     r"alpha must be broadcastable to the input shape \(4, 3\); got shape \(4,\)"),
+    (mod(alpha=on_meta(3)), ValueError, r"alpha must be on the device of input \(cpu\)"),
+    (mod(target=y(4, 1)), ValueError,
+     r"target must have the same shape as input \(4, 3\); got \(4, 1\)"),
+    (mod(target=torch.full((4, 3), 2.0)), ValueError,
+     r"target values must lie in \[0, 1\]; got values in \[2, 2\]"),
+    (mod(target=torch.ones(4, 3, dtype=torch.long)), TypeError,
+     r"target must be a floating-point tensor .*; got dtype torch\.int64"),
+    (mod(input=torch.zeros(4, 3, dtype=torch.long)), TypeError,
+     r"input must be a floating-point tensor .*; got dtype torch\.int64"),
 ]
 
 SOFTMAX_ERRORS = [
@@ -164,6 +232,15 @@ SOFTMAX_ERRORS = [
     (soft(label_smoothing=-0.1), ValueError, r"label_smoothing must be in \[0, 1\]; got -0\.1"),
     (soft(label_smoothing=None), TypeError, r"label_smoothing must be a real number; got None"),
     (soft(ignore_index="none"), TypeError, r"ignore_index must be an int or None; got 'none'"),
+    # probability targets have no class index to ignore (as in the region losses)
+    (soft(target=torch.full((4, 3), 1 / 3), ignore_index=255), ValueError,
+     r"ignore_index applies to class-index targets; got class-probability targets of shape "
+     r"\(4, 3\) with ignore_index=255"),
+    # integer or boolean alpha tensors are refused, as in the sigmoid loss
+    (soft(alpha=torch.tensor([1, 2, 3])), TypeError,
+     r"alpha must be a floating-point tensor .*; got dtype torch\.int64"),
+    (soft(alpha=torch.tensor([True, False, True])), TypeError,
+     r"alpha must be a floating-point tensor .*; got dtype torch\.bool"),
 ]
 
 MODULE_ERRORS = [
@@ -210,6 +287,51 @@ MODULE_ERRORS = [
      r"gamma must be in \[0, inf\]; got -1"),
     (lambda: FocalWrapper(nn.BCEWithLogitsLoss(), alpha=1.25), ValueError,
      r"alpha must be in \[0, 1\]; got 1\.25"),
+    # FocalWrapper: the wrapped reduction, the per-element shape, the target range
+    (lambda: FocalWrapper(nn.BCEWithLogitsLoss(reduction="meen")), ValueError,
+     r"loss_fn\.reduction must be one of 'none', 'mean', 'sum'; got 'meen'"),
+    (renamed_reduction("avg"), ValueError,
+     r"loss_fn\.reduction must be one of 'none', 'mean', 'sum'; got 'avg'"),
+    (wrapped(nn.CrossEntropyLoss(), target=torch.full((3, 3), 1 / 3)), ValueError,
+     r"loss_fn must return one loss per element of input \(shape \(3, 3\)\) with "
+     r"reduction='none'; got shape \(3,\)"),
+    (wrapped(nn.BCEWithLogitsLoss(), target=torch.full((3, 3), 2.0)), ValueError,
+     r"target values must lie in \[0, 1\]; got values in \[2, 2\]"),
+    (wrapped(nn.BCEWithLogitsLoss(), target=y(3, 1)), ValueError,
+     r"target must have the same shape as input \(3, 3\); got \(3, 1\)"),
+    # checked at construction, not at the first forward
+    (lambda: SigmoidFocalLoss(pos_weight=[1.0, 2.0, 3.0]), TypeError,
+     r"pos_weight must be a tensor, a number or None; got list"),
+    (lambda: SigmoidFocalLoss(weight=torch.ones(3, dtype=torch.long)), TypeError,
+     r"weight must be a floating-point tensor .*; got dtype torch\.int64"),
+    (lambda: SigmoidFocalLoss(alpha=torch.tensor([1.5])), ValueError,
+     r"alpha values must lie in \[0, 1\]; got values in \[1\.5, 1\.5\]"),
+    (lambda: SigmoidFocalLoss(alpha=torch.tensor([1, 0])), TypeError,
+     r"alpha must be a floating-point tensor .*; got dtype torch\.int64"),
+    (lambda: SigmoidFocalLoss(from_logits="False"), TypeError,
+     r"from_logits must be a bool; got 'False'"),
+    (lambda: SigmoidFocalLoss(ignore_index=0), ValueError,
+     r"ignore_index must lie outside \[0, 1\]"),
+    (lambda: FocalLoss("binary", ignore_index=1), ValueError,
+     r"ignore_index must lie outside \[0, 1\]"),
+    (lambda: FocalLoss("multilabel", alpha=[0.5, 1.5]), ValueError,
+     r"alpha values must lie in \[0, 1\]; got values in \[0\.5, 1\.5\]"),
+    (lambda: SoftmaxFocalLoss(alpha=torch.tensor([1, 2, 3])), TypeError,
+     r"alpha must be a floating-point tensor .*; got dtype torch\.int64"),
+    (lambda: SoftmaxFocalLoss(alpha="balanced"), TypeError,
+     r"alpha must be a real number; got 'balanced'"),
+    (lambda: ComboLoss({"dice": (DiceLoss(reduction="none"), 1.0)}), ValueError,
+     r"losses\['dice'\] must return a scalar; got a loss with reduction='none'"),
+    # hyper-parameters assigned after construction are checked like the constructor's
+    (assign(FocalLoss("multiclass"), "reduction", "meen"), ValueError,
+     r"reduction must be one of 'none', 'mean', 'sum'; got 'meen'"),
+    (assign(FocalLoss("binary"), "alpha", 2.0), ValueError, r"alpha must be in \[0, 1\]; got 2"),
+    (assign(FocalLoss("multiclass"), "pos_weight", torch.ones(3)), ValueError,
+     r"pos_weight applies to the sigmoid modes only; got mode 'multiclass'"),
+    (assign(FocalLoss("multilabel"), "label_smoothing", 0.1), ValueError,
+     r"label_smoothing applies to mode 'multiclass' only; got mode 'multilabel'"),
+    (assign(FocalLoss("multiclass"), "ignore_index", 1.5), TypeError,
+     r"ignore_index must be an int or None; got 1\.5"),
 ]
 
 HELPER_ERRORS = [
@@ -250,35 +372,61 @@ HELPER_ERRORS = [
      r"prior must be in \(0, 1\); got 1"),
     (lambda: prior_bias_(torch.zeros(4), prior=1.5), ValueError,
      r"prior must be in \(0, 1\); got 1\.5"),
-    (lambda: class_weights([10, 5], method="inv"), ValueError,
+    (lambda: prior_bias_(torch.zeros(4), prior=torch.tensor(1.0)), ValueError,
+     r"prior must be in \(0, 1\); got 1"),
+    (lambda: prior_bias_(torch.zeros(4), prior=torch.full((2, 2), 0.1)), TypeError,
+     r"prior must be a real number; got a tensor of shape \(2, 2\)"),
+    (lambda: class_weights(counts=[10, 5], method="inv"), ValueError,
      r"method must be one of 'inverse', 'sqrt_inverse', 'effective_number'; got 'inv'"),
-    (lambda: class_weights([10, 0, 5, 0]), ValueError,
+    (lambda: class_weights(counts=[10, 0, 5, 0]), ValueError,
      r"every class needs at least one sample for method 'inverse'; class\(es\) \[1, 3\] "
      r"have none"),
-    (lambda: class_weights([10, 0], method="sqrt_inverse"), ValueError,
+    (lambda: class_weights(counts=[10, 0], method="sqrt_inverse"), ValueError,
      r"at least one sample for method 'sqrt_inverse'; class\(es\) \[1\] have none"),
-    (lambda: class_weights([10, -1]), ValueError,
+    (lambda: class_weights(counts=[10, -1]), ValueError,
      r"counts must be a non-empty list of non-negative numbers; got \[10\.0, -1\.0\]"),
-    (lambda: class_weights([]), ValueError,
+    (lambda: class_weights(counts=[]), ValueError,
      r"counts must be a non-empty list of non-negative numbers; got \[\]"),
-    (lambda: class_weights([[1, 2], [3, 4]]), TypeError,
-     r"counts_or_labels must be a 1-D sequence, array or tensor of numbers; .*2 dimension"),
-    (lambda: class_weights(["a", "b"]), TypeError,
-     r"counts_or_labels must be a 1-D sequence, array or tensor of numbers; got dtype <U1"),
-    (lambda: class_weights([10, 5], method="effective_number", beta=1.0), ValueError,
+    (lambda: class_weights(counts=[[1, 2], [3, 4]]), TypeError,
+     r"counts must be a 1-D sequence, array or tensor of numbers; .*2 dimension"),
+    (lambda: class_weights(counts=["a", "b"]), TypeError,
+     r"counts must be a 1-D sequence, array or tensor of numbers; got dtype <U1"),
+    (lambda: class_weights(counts=[10, 5], method="effective_number", beta=1.0), ValueError,
      r"beta must be in \[0, 1\); got 1"),
-    (lambda: class_weights([0.5, 1.0], num_classes=2), TypeError,
-     r"labels must be integers when num_classes is given; got dtype float64"),
-    (lambda: class_weights(torch.tensor([0, 1, 5]), num_classes=3), ValueError,
+    (lambda: class_weights(labels=[0.5, 1.0], num_classes=2), TypeError,
+     r"labels must be integers; got dtype float64"),
+    (lambda: class_weights(labels=torch.tensor([0, 1, 5]), num_classes=3), ValueError,
      r"labels must lie in \[0, 2\]; got values in \[0, 5\]"),
-    (lambda: class_weights([0, 1], num_classes=0), ValueError,
+    (lambda: class_weights(labels=[0, 1], num_classes=0), ValueError,
      r"num_classes must be a positive int; got 0"),
+    # counts and labels are never confused
+    (lambda: class_weights([10, 5]), TypeError, r"takes 0 positional arguments"),
+    (lambda: class_weights(), TypeError,
+     r"class_weights needs counts=\.\.\. \(one count per class\) or labels=\.\.\., "
+     r"num_classes=\.\.\. \(labels to count\); got neither"),
+    (lambda: class_weights(counts=[3, 1], labels=[0, 1], num_classes=2), TypeError,
+     r"class_weights needs counts=.* or labels=.*; got both"),
+    (lambda: class_weights(labels=torch.randint(0, 50, (1000,))), ValueError,
+     r"labels need num_classes \(a class may never occur in them\); got num_classes=None"),
+    (lambda: class_weights(counts=torch.randint(0, 50, (1000,)), num_classes=50), ValueError,
+     r"num_classes must equal the number of counts \(one per class\); got num_classes=50 "
+     r"for 1000 counts \(to count labels, pass labels=\.\.\. instead\)"),
+    (lambda: class_weights(counts=[0] * 900 + [1]), ValueError,
+     r"class\(es\) \[0, 1, 2, 3, 4, 5, 6, 7, \.\.\.\] \(900 values\) have none"),
+    # non-finite counts
+    (lambda: class_weights(counts=[5.0, float("nan")]), ValueError,
+     r"counts must be finite; got \[5\.0, nan\]"),
+    (lambda: class_weights(counts=[5.0, float("inf")]), ValueError,
+     r"counts must be finite; got \[5\.0, inf\]"),
+    (lambda: class_weights(counts=[5.0, float("inf")], method="effective_number"), ValueError,
+     r"counts must be finite; got \[5\.0, inf\]"),
     (lambda: binary_alpha(0.0), ValueError, r"pos_fraction must be in \(0, 1\); got 0"),
     (lambda: binary_alpha(1.2), ValueError, r"pos_fraction must be in \(0, 1\); got 1\.2"),
 ]
 
 ERROR_INPUTS = [
     *(pytest.param(*case, id=f"sigmoid-{i}") for i, case in enumerate(SIGMOID_ERRORS)),
+    *(pytest.param(*case, id=f"modulation-{i}") for i, case in enumerate(MODULATION_ERRORS)),
     *(pytest.param(*case, id=f"softmax-{i}") for i, case in enumerate(SOFTMAX_ERRORS)),
     *(pytest.param(*case, id=f"module-{i}") for i, case in enumerate(MODULE_ERRORS)),
     *(pytest.param(*case, id=f"helper-{i}") for i, case in enumerate(HELPER_ERRORS)),

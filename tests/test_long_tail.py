@@ -139,7 +139,7 @@ def test_class_balanced_recipe():
     counts = [5000, 2997, 1796, 1077, 645, 387, 232, 139, 83, 50]   # CIFAR-10-LT, ratio 100
     beta = 0.9999
     effective = (1 - beta ** np.array(counts)) / (1 - beta)
-    w = class_weights(counts, method="effective_number", beta=beta)
+    w = class_weights(counts=counts, method="effective_number", beta=beta)
     expected = (1 / effective) * len(counts) / (1 / effective).sum()
     np.testing.assert_allclose(w.numpy(), expected, rtol=1e-6)
     x, t = data((16, 10), dtype=torch.float32)

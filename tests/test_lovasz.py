@@ -347,6 +347,7 @@ xb, yb = hinge_case(dtype=torch.float32)
     (dict(classes=[]), ValueError, "at least one class"),
     (dict(ignore_index=2.0), TypeError, "ignore_index must be an int"),
     (dict(from_logits=False), ValueError, r"must lie in \[0, 1\]"),
+    (dict(from_logits="False"), TypeError, "from_logits must be a bool; got 'False'"),
 ])
 def test_softmax_error_table(kwargs, error, match):
     kwargs = dict(kwargs)
@@ -379,3 +380,7 @@ def test_module_errors():
         focalkit.LovaszSoftmaxLoss(classes="every")
     with pytest.raises(TypeError, match="ignore_index must be an int"):
         focalkit.LovaszHingeLoss(ignore_index=0.5)
+    with pytest.raises(ValueError, match="classes must not repeat a class"):
+        focalkit.LovaszSoftmaxLoss(classes=[1, 1])
+    with pytest.raises(TypeError, match="from_logits must be a bool"):
+        focalkit.LovaszSoftmaxLoss(from_logits="False")

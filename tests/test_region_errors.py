@@ -77,6 +77,14 @@ ERROR_CASES = [
     ("float ignore_index", dict(ignore_index=1.5), TypeError, "ignore_index must be an int"),
     ("sync_dist with per_image", dict(sync_dist=True, per_image=True), ValueError,
      "sync_dist=True synchronises batch statistics and needs per_image=False"),
+    ("string from_logits", dict(from_logits="False"), TypeError,
+     "from_logits must be a bool; got 'False'"),
+    ("binary ignore_index 1", dict(input=torch.randn(2, 1, 4, 4), target=y_bin, mode="binary",
+                                   ignore_index=1), ValueError,
+     r"ignore_index must lie outside \[0, 1\], the range of valid targets .*; got 1"),
+    ("multilabel ignore_index 0", dict(input=torch.randn(2, 3, 4), mode="multilabel",
+                                       target=torch.ones(2, 3, 4), ignore_index=0), ValueError,
+     r"ignore_index must lie outside \[0, 1\]"),
 ]
 
 
@@ -111,6 +119,12 @@ def test_tversky_errors(kwargs, error, match):
     (dict(eps=-1.0), ValueError, "eps must be in"),
     (dict(intersection="soft"), ValueError, "intersection must be one of"),
     (dict(ignore_index="255"), TypeError, "ignore_index must be an int"),
+    (dict(classes=[0, 0]), ValueError, r"classes must not repeat a class; got \[0, 0\]"),
+    (dict(classes=[-1]), ValueError, r"classes must be class indices >= 0; got -1"),
+    (dict(classes=[]), ValueError, "classes must name at least one class"),
+    (dict(classes=[0.5]), TypeError, "classes must hold integer class indices"),
+    (dict(from_logits="False"), TypeError, "from_logits must be a bool; got 'False'"),
+    (dict(mode="binary", ignore_index=0), ValueError, r"ignore_index must lie outside \[0, 1\]"),
 ])
 def test_module_constructor_errors(cls, kwargs, error, match):
     with pytest.raises(error, match=match):

@@ -46,7 +46,7 @@ def test_constructing_sets_the_step_zero_value():
 def test_deferred_reweighting_switches_a_tensor_on():
     counts = [100, 10, 1]
     ldam = LDAMLoss(class_counts=counts)
-    w = class_weights(counts, method="effective_number", beta=0.999)
+    w = class_weights(counts=counts, method="effective_number", beta=0.999)
     drw = GammaScheduler(ldam, param="weight", schedule="deferred", start=None, end=w,
                          total_steps=3)
     seen = values(drw, 4, "weight")

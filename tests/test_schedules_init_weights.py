@@ -179,56 +179,61 @@ def test_class_weight_methods(method, formula, normalize):
     expected = formula(counts, 0.99)
     if normalize:
         expected = expected * len(counts) / expected.sum()
-    w = class_weights(COUNTS, method, beta=0.99, normalize=normalize)
+    w = class_weights(counts=COUNTS, method=method, beta=0.99, normalize=normalize)
     assert w.dtype == torch.float32 and w.shape == (4,)
     np.testing.assert_allclose(w.numpy(), expected, rtol=1e-6)
     assert w[2] == w.max() and w[0] == w.min()
 
 
 def test_class_weights_accept_arrays_and_tensors():
-    expected = class_weights(COUNTS)
-    assert torch.equal(class_weights(np.array(COUNTS)), expected)
-    assert torch.equal(class_weights(torch.tensor(COUNTS)), expected)
-    assert torch.equal(class_weights(torch.tensor(COUNTS, dtype=torch.float64)), expected)
+    expected = class_weights(counts=COUNTS)
+    assert torch.equal(class_weights(counts=np.array(COUNTS)), expected)
+    assert torch.equal(class_weights(counts=torch.tensor(COUNTS)), expected)
+    assert torch.equal(class_weights(counts=torch.tensor(COUNTS, dtype=torch.float64)), expected)
     assert float(expected.sum()) == pytest.approx(4.0)
 
 
 def test_class_weights_from_labels():
     labels = torch.tensor([0, 0, 0, 1, 2, 2])
-    w = class_weights(labels, num_classes=3, normalize=False)
+    w = class_weights(labels=labels, num_classes=3, normalize=False)
     torch.testing.assert_close(w, torch.tensor([1 / 3, 1.0, 0.5]))
-    assert torch.equal(class_weights([0, 0, 0, 1, 2, 2], num_classes=3),
-                       class_weights([3, 1, 2]))
-    assert torch.equal(class_weights(np.array([0, 0, 0, 1, 2, 2]), num_classes=3),
-                       class_weights([3, 1, 2]))
+    assert torch.equal(class_weights(labels=[0, 0, 0, 1, 2, 2], num_classes=3),
+                       class_weights(counts=[3, 1, 2]))
+    assert torch.equal(class_weights(labels=np.array([0, 0, 0, 1, 2, 2]), num_classes=3),
+                       class_weights(counts=[3, 1, 2]))
+    assert torch.equal(class_weights(counts=[3, 1, 2], num_classes=3),
+                       class_weights(counts=[3, 1, 2]))
+    empty = class_weights(labels=[], num_classes=2, method="effective_number")
+    assert torch.equal(empty, torch.ones(2))
 
 
 def test_effective_number_limits_and_missing_classes():
-    flat = class_weights(COUNTS, "effective_number", beta=0.0)
+    flat = class_weights(counts=COUNTS, method="effective_number", beta=0.0)
     torch.testing.assert_close(flat, torch.ones(4))
-    near_inverse = class_weights(COUNTS, "effective_number", beta=1 - 1e-9)
-    torch.testing.assert_close(near_inverse, class_weights(COUNTS), rtol=1e-4, atol=0)
+    near_inverse = class_weights(counts=COUNTS, method="effective_number", beta=1 - 1e-9)
+    torch.testing.assert_close(near_inverse, class_weights(counts=COUNTS), rtol=1e-4, atol=0)
     with warnings.catch_warnings():
         warnings.simplefilter("error")
-        w = class_weights([0, 5, 10], "effective_number", beta=0.9)
+        w = class_weights(counts=[0, 5, 10], method="effective_number", beta=0.9)
         assert torch.isfinite(w).all() and w[0] == w.max()
-        w = class_weights([3, 0], "effective_number", beta=0.0, normalize=False)
+        w = class_weights(counts=[3, 0], method="effective_number", beta=0.0,
+                          normalize=False)
         assert torch.equal(w, torch.ones(2))
-        w = class_weights([0, 2, 0], num_classes=3, method="effective_number")
+        w = class_weights(labels=[0, 2, 0], num_classes=3, method="effective_number")
         assert torch.isfinite(w).all()
 
 
 def test_zero_count_error_points_to_the_alternative():
     with pytest.raises(ValueError, match=r"class\(es\) \[0\] have none \(use 'effective_number'"):
-        class_weights([0, 3], "inverse")
+        class_weights(counts=[0, 3], method="inverse")
     with pytest.raises(ValueError, match=r"class\(es\) \[2\] have none"):
-        class_weights(torch.tensor([0, 1, 1]), num_classes=3)
+        class_weights(labels=torch.tensor([0, 1, 1]), num_classes=3)
 
 
 def test_class_weights_work_as_alpha_and_weight():
     from focalkit.functional import softmax_focal_loss
 
-    w = class_weights([50, 5, 1])
+    w = class_weights(counts=[50, 5, 1])
     x = torch.randn(6, 3)
     t = torch.tensor([0, 1, 2, 0, 1, 2])
     assert torch.isfinite(softmax_focal_loss(x, t, alpha=w))

@@ -79,6 +79,13 @@ def check_gamma(gamma: object) -> float:
     return check_real("gamma", gamma, low=0.0)
 
 
+def check_bool(name: str, value: object) -> bool:
+    """``value`` must be a bool (a string such as ``"False"`` would otherwise read as True)."""
+    if not isinstance(value, bool):
+        raise TypeError(f"{name} must be a bool; got {_describe(value)}")
+    return value
+
+
 def check_float_tensor(name: str, tensor: object) -> Tensor:
     if not isinstance(tensor, Tensor):
         raise TypeError(f"{name} must be a torch.Tensor; got {type(tensor).__name__}")
@@ -111,12 +118,58 @@ def check_broadcastable(name: str, tensor: Tensor, shape: torch.Size) -> None:
         )
 
 
+def check_device(name: str, tensor: Tensor, input: Tensor) -> None:
+    """A hyper-parameter tensor must live on the device of ``input``."""
+    if tensor.device != input.device:
+        raise ValueError(f"{name} must be on the device of input ({input.device}); got a tensor "
+                         f"on {tensor.device}")
+
+
+def check_unit_alpha(alpha: object, input: Tensor | None = None) -> float | Tensor | None:
+    """The ``alpha`` of the sigmoid losses: None, a real in [0, 1], or a float tensor of such.
+
+    A tensor must also broadcast to ``input`` and live on its device; without ``input`` (a
+    module's constructor) only its dtype and values are checked.
+    """
+    if alpha is None:
+        return None
+    if not isinstance(alpha, Tensor):
+        return check_real("alpha", alpha, low=0.0, high=1.0)
+    check_float_tensor("alpha", alpha)
+    if input is not None:
+        check_broadcastable("alpha", alpha, input.shape)
+        check_device("alpha", alpha, input)
+    check_unit_interval("alpha", alpha)
+    return alpha
+
+
+def check_optional_weight(name: str, value: object) -> float | Tensor | None:
+    """A ``weight`` / ``pos_weight``: None, a real number, or a floating-point tensor."""
+    if value is None or isinstance(value, Tensor):
+        return None if value is None else check_float_tensor(name, value)
+    if isinstance(value, numbers.Real) and not isinstance(value, bool):
+        return check_real(name, value)
+    raise TypeError(f"{name} must be a tensor, a number or None; got {type(value).__name__}")
+
+
 def check_ignore_index(ignore_index: object) -> int | None:
     if ignore_index is None:
         return None
     if isinstance(ignore_index, bool) or not isinstance(ignore_index, numbers.Integral):
         raise TypeError(f"ignore_index must be an int or None; got {_describe(ignore_index)}")
     return int(ignore_index)
+
+
+def check_binary_ignore_index(ignore_index: object) -> int | None:
+    """An ``ignore_index`` for targets in [0, 1] must lie outside [0, 1].
+
+    Ignoring 0 or 1 would silently drop every negative or every positive target.
+    """
+    ignore_index = check_ignore_index(ignore_index)
+    if ignore_index in (0, 1):
+        raise ValueError(f"ignore_index must lie outside [0, 1], the range of valid targets "
+                         f"(it would skip every target equal to it); got {ignore_index}")
+    return ignore_index
 
 
 def check_unit_interval(name: str, tensor: Tensor, ignore_index: int | None = None) -> None:
@@ -217,6 +270,7 @@ def class_vector(name: str, value: object, num_classes: int, *, like: Tensor,
         return torch.full((num_classes,), float(value), dtype=compute_dtype(like),
                           device=like.device)
     if isinstance(value, Tensor):
+        check_float_tensor(name, value)
         vector = value.detach() if not value.requires_grad else value
     elif isinstance(value, Sequence) and not isinstance(value, str):
         vector = torch.as_tensor(list(value), dtype=torch.float64)
@@ -267,11 +321,12 @@ def mask_ignored(input: Tensor, target: Tensor,
     return valid, input, target
 
 
-def compute_dtype(tensor: Tensor) -> torch.dtype:
-    """float32 for half-precision inputs, otherwise the input's own dtype."""
-    if tensor.dtype in (torch.float16, torch.bfloat16):
+def compute_dtype(tensor: Tensor | torch.dtype) -> torch.dtype:
+    """float32 for half-precision inputs (or dtypes), otherwise the input's own dtype."""
+    dtype = tensor if isinstance(tensor, torch.dtype) else tensor.dtype
+    if dtype in (torch.float16, torch.bfloat16):
         return torch.float32
-    return tensor.dtype
+    return dtype
 
 
 def reduce(loss: Tensor, reduction: str, count: Tensor | int | None = None) -> Tensor:
@@ -291,8 +346,12 @@ def reduce(loss: Tensor, reduction: str, count: Tensor | int | None = None) -> T
     return total / max(count, 1)
 
 
-def check_classes(classes: object, num_classes: int) -> list[int] | None:
-    """A non-empty sequence (or 1-D integer tensor) of distinct class indices in ``[0, C)``."""
+def check_classes(classes: object, num_classes: int | None) -> list[int] | None:
+    """A non-empty sequence (or 1-D integer tensor) of distinct class indices in ``[0, C)``.
+
+    With ``num_classes=None`` (a module's constructor, before any input is seen) only the
+    lower bound is checked.
+    """
     if classes is None:
         return None
     if isinstance(classes, Tensor):
@@ -311,10 +370,15 @@ def check_classes(classes: object, num_classes: int) -> list[int] | None:
                         f"got {_describe(classes)}")
     if not values:
         raise ValueError("classes must name at least one class; got an empty sequence")
-    bad = [v for v in values if not 0 <= v < num_classes]
-    if bad:
-        raise ValueError(f"classes must lie in [0, {num_classes - 1}] for an input with "
-                         f"{num_classes} classes; got {bad[0]}")
+    if num_classes is None:
+        bad = [v for v in values if v < 0]
+        if bad:
+            raise ValueError(f"classes must be class indices >= 0; got {bad[0]}")
+    else:
+        bad = [v for v in values if not 0 <= v < num_classes]
+        if bad:
+            raise ValueError(f"classes must lie in [0, {num_classes - 1}] for an input with "
+                             f"{num_classes} classes; got {bad[0]}")
     if len(set(values)) != len(values):
         raise ValueError(f"classes must not repeat a class; got {values}")
     return values

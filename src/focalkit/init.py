@@ -24,8 +24,8 @@ def prior_bias(prior: float = 0.01) -> float:
     training diverge. Starting every output at the foreground prior :math:`\pi` avoids that.
 
     Args:
-        prior: the probability :math:`\pi` the untrained head should predict, in (0, 1).
-            Default: 0.01.
+        prior: the probability :math:`\pi` the untrained head should predict, in (0, 1): a
+            number or a 0-d tensor (such as ``y.float().mean()``). Default: 0.01.
 
     Returns:
         float: the bias.
@@ -44,6 +44,9 @@ def prior_bias(prior: float = 0.01) -> float:
         >>> 1 / (1 + math.exp(-prior_bias(0.2)))  # sigmoid(b) recovers the prior
         0.2
     """
+    if isinstance(prior, Tensor) and prior.dim() == 0 and not prior.is_complex() \
+            and prior.dtype != torch.bool:
+        prior = prior.item()
     prior = check_real("prior", prior, low=0.0, high=1.0, low_open=True, high_open=True)
     return -math.log((1.0 - prior) / prior)
 
@@ -59,15 +62,18 @@ def prior_bias_(module_or_tensor: nn.Module | Tensor,
     Args:
         module_or_tensor: a module with a ``bias`` parameter (``nn.Conv2d``, ``nn.Linear``)
             or the bias tensor itself.
-        prior: one prior for every output, or one per output. A sequence whose length divides
-            the number of outputs is repeated, which suits RetinaNet heads whose
-            ``A * K`` outputs are ``A`` anchors times ``K`` classes. Default: 0.01.
+        prior: one prior for every output (a number or a 0-d tensor such as
+            ``y.float().mean()``), or one per output (a sequence or 1-D tensor, such as
+            ``y.float().mean(0)``). A sequence whose length divides the number of outputs is
+            repeated, which suits RetinaNet heads whose ``A * K`` outputs are ``A`` anchors
+            times ``K`` classes. Default: 0.01.
 
     Returns:
         The module or tensor, modified in place.
 
     Raises:
-        TypeError: if a module has no bias.
+        TypeError: if a module has no bias, or ``prior`` is not a number, a sequence of
+            numbers or a 0-d / 1-D tensor.
         ValueError: if a prior is not in (0, 1) or the number of priors does not divide the
             number of outputs.
 
@@ -89,6 +95,8 @@ def prior_bias_(module_or_tensor: nn.Module | Tensor,
     else:
         raise TypeError(f"module_or_tensor must be an nn.Module or a Tensor; got "
                         f"{type(module_or_tensor).__name__}")
+    if isinstance(prior, Tensor) and prior.dim() == 1:
+        prior = prior.tolist()
     if isinstance(prior, Sequence) and not isinstance(prior, str):
         values = [prior_bias(p) for p in prior]
         if not values or bias.numel() % len(values):

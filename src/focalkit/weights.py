@@ -28,8 +28,16 @@ def _as_array(name: str, values: object) -> np.ndarray:
     return array
 
 
-def class_weights(counts_or_labels: object, method: str = "inverse", *, beta: float = 0.999,
-                  num_classes: int | None = None, normalize: bool = True) -> Tensor:
+def _preview(values: list, limit: int = 8) -> str:
+    """``values`` for an error message: the first ``limit`` of them and how many there are."""
+    if len(values) <= limit:
+        return str(values)
+    return f"[{', '.join(str(v) for v in values[:limit])}, ...] ({len(values)} values)"
+
+
+def class_weights(*, counts: object = None, labels: object = None, num_classes: int | None = None,
+                  method: str = "inverse", beta: float = 0.999,
+                  normalize: bool = True) -> Tensor:
     r"""Per-class weights that grow as classes get rarer.
 
     With :math:`n_c` the number of samples of class :math:`c`:
@@ -42,13 +50,18 @@ def class_weights(counts_or_labels: object, method: str = "inverse", *, beta: fl
     The effective number of samples (Cui et al., 2019) saturates: with :math:`\beta \to 0`
     every class gets the same weight, with :math:`\beta \to 1` it tends to inverse frequency.
 
+    The class frequencies are given one of two ways, always by keyword so that a vector of
+    labels is never read as counts: ``counts=`` (one count per class) or ``labels=`` with
+    ``num_classes=`` (labels to count; a class that never occurs still gets its weight).
+
     Args:
-        counts_or_labels: per-class counts (one value per class) when ``num_classes`` is None;
-            otherwise a flat collection of integer labels, counted into ``num_classes`` bins.
+        counts: the number of samples of each class, finite and non-negative. Default: None.
+        labels: a 1-D collection of integer labels in ``[0, num_classes)``. Default: None.
+        num_classes: the number of classes; required with ``labels``, and checked against
+            the number of ``counts`` when given with them. Default: None.
         method: ``"inverse"`` | ``"sqrt_inverse"`` | ``"effective_number"``.
             Default: ``"inverse"``.
         beta: in [0, 1), for ``"effective_number"``. Default: 0.999.
-        num_classes: the number of classes when labels are given. Default: None.
         normalize: scale the weights to sum to the number of classes (mean 1), so that the
             loss keeps the scale of its unweighted form. Default: True.
 
@@ -58,10 +71,12 @@ def class_weights(counts_or_labels: object, method: str = "inverse", *, beta: fl
         :func:`torch.nn.functional.cross_entropy`.
 
     Raises:
-        TypeError: if the counts or labels are not 1-D numbers.
-        ValueError: for an unknown method, negative counts, labels outside
-            ``[0, num_classes)``, a class with zero samples under ``"inverse"`` or
-            ``"sqrt_inverse"`` (its weight would be infinite), or ``beta`` outside [0, 1).
+        TypeError: if neither or both of ``counts`` and ``labels`` are given, or they are not
+            1-D numbers (integers for ``labels``).
+        ValueError: for an unknown method; negative or non-finite counts; ``labels`` without
+            ``num_classes``, or outside ``[0, num_classes)``; a ``num_classes`` that does not
+            match the counts; a class with zero samples under ``"inverse"`` or
+            ``"sqrt_inverse"`` (its weight would be infinite); or ``beta`` outside [0, 1).
 
     References:
         Y. Cui, M. Jia, T.-Y. Lin, Y. Song, S. Belongie. Class-Balanced Loss Based on
@@ -69,27 +84,43 @@ def class_weights(counts_or_labels: object, method: str = "inverse", *, beta: fl
 
     Example:
         >>> from focalkit.weights import class_weights
-        >>> class_weights([100, 10, 1], normalize=False)
+        >>> class_weights(counts=[100, 10, 1], normalize=False)
         tensor([0.0100, 0.1000, 1.0000])
-        >>> w = class_weights([100, 10, 1], "effective_number", beta=0.9)
+        >>> w = class_weights(counts=[100, 10, 1], method="effective_number", beta=0.9)
         >>> round(float(w.sum()), 4)  # normalised to sum to the number of classes
         3.0
+        >>> class_weights(labels=[0, 0, 0, 1, 2, 2], num_classes=3, normalize=False)
+        tensor([0.3333, 1.0000, 0.5000])
     """
     check_choice("method", method, METHODS)
     beta = check_real("beta", beta, low=0.0, high=1.0, high_open=True)
-    array = _as_array("counts_or_labels", counts_or_labels)
-    if num_classes is None:
-        counts = array.astype(np.float64)
+    if (counts is None) == (labels is None):
+        raise TypeError(f"class_weights needs counts=... (one count per class) or labels=..., "
+                        f"num_classes=... (labels to count); got "
+                        f"{'both' if counts is not None else 'neither'}")
+    if num_classes is not None and (isinstance(num_classes, bool) or not isinstance(
+            num_classes, numbers.Integral) or num_classes < 1):
+        raise ValueError(f"num_classes must be a positive int; got {num_classes!r}")
+    if counts is not None:
+        counts = _as_array("counts", counts).astype(np.float64)
+        if not np.isfinite(counts).all():
+            raise ValueError(f"counts must be finite; got {_preview(counts.tolist())}")
         if counts.size == 0 or (counts < 0).any():
             raise ValueError(f"counts must be a non-empty list of non-negative numbers; got "
-                             f"{counts.tolist()}")
+                             f"{_preview(counts.tolist())}")
+        if num_classes is not None and num_classes != counts.size:
+            raise ValueError(f"num_classes must equal the number of counts (one per class); got "
+                             f"num_classes={num_classes} for {counts.size} counts (to count "
+                             f"labels, pass labels=... instead)")
     else:
-        if isinstance(num_classes, bool) or not isinstance(num_classes, numbers.Integral) \
-                or num_classes < 1:
-            raise ValueError(f"num_classes must be a positive int; got {num_classes!r}")
+        if num_classes is None:
+            raise ValueError("labels need num_classes (a class may never occur in them); got "
+                             "num_classes=None")
+        array = _as_array("labels", labels)
+        if array.size == 0:
+            array = array.astype(np.int64)  # np.asarray([]) is float64
         if array.dtype.kind == "f":
-            raise TypeError(f"labels must be integers when num_classes is given; got dtype "
-                            f"{array.dtype}")
+            raise TypeError(f"labels must be integers; got dtype {array.dtype}")
         if array.size and (array.min() < 0 or array.max() >= num_classes):
             raise ValueError(f"labels must lie in [0, {num_classes - 1}]; got values in "
                              f"[{array.min()}, {array.max()}]")
@@ -102,8 +133,8 @@ def class_weights(counts_or_labels: object, method: str = "inverse", *, beta: fl
         if (counts == 0).any():
             empty = np.flatnonzero(counts == 0).tolist()
             raise ValueError(f"every class needs at least one sample for method {method!r}; "
-                             f"class(es) {empty} have none (use 'effective_number', whose "
-                             f"weights stay finite)")
+                             f"class(es) {_preview(empty)} have none (use 'effective_number', "
+                             f"whose weights stay finite)")
         weights = 1.0 / counts if method == "inverse" else 1.0 / np.sqrt(counts)
     if normalize:
         weights = weights * (len(weights) / weights.sum())

@@ -9,7 +9,7 @@ split. The losses:
   (:func:`focalkit.class_weights`).
 * ``focal``: softmax focal loss, gamma = 2 (:class:`focalkit.SoftmaxFocalLoss`).
 * ``focal-cb``: the same with class-balanced alpha from the effective number of samples
-  (Cui et al., 2019; ``class_weights(..., "effective_number", beta=beta)``).
+  (Cui et al., 2019; ``class_weights(counts=..., method="effective_number", beta=beta)``).
 * ``focal-warmup``: gamma raised linearly from 0 to 2 over the first quarter of the training
   steps by a :class:`focalkit.GammaScheduler`.
 """
@@ -120,11 +120,12 @@ def build_loss(key: str, train_counts: list[int], *, beta: float, total_steps: i
     if key == "ce":
         return torch.nn.CrossEntropyLoss(), None
     if key == "ce-weighted":
-        return torch.nn.CrossEntropyLoss(weight=focalkit.class_weights(train_counts)), None
+        return torch.nn.CrossEntropyLoss(weight=focalkit.class_weights(counts=train_counts)), None
     if key == "focal":
         return focalkit.SoftmaxFocalLoss(gamma=2.0), None
     if key == "focal-cb":
-        alpha = focalkit.class_weights(train_counts, "effective_number", beta=beta)
+        alpha = focalkit.class_weights(counts=train_counts, method="effective_number",
+                                       beta=beta)
         return focalkit.SoftmaxFocalLoss(gamma=2.0, alpha=alpha), None
     if key == "focal-warmup":
         loss = focalkit.SoftmaxFocalLoss(gamma=2.0)

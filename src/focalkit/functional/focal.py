@@ -17,15 +17,19 @@ from torch import Tensor
 
 from .. import _dispatch
 from .._checks import (
+    check_binary_ignore_index,
+    check_bool,
     check_broadcastable,
     check_class_indices,
     check_class_target,
+    check_device,
     check_float_tensor,
     check_gamma,
     check_ignore_index,
     check_real,
     check_reduction,
     check_same_shape,
+    check_unit_alpha,
     check_unit_interval,
     class_vector,
     compute_dtype,
@@ -64,7 +68,16 @@ def focal_modulation(input: Tensor, target: Tensor, *, gamma: float = 2.0,
             None for no class weighting. Default: 0.25.
 
     Returns:
-        Tensor: the factor, same shape as ``input``.
+        Tensor: the factor, same shape as ``input``, in the dtype that ``input`` and
+        ``target`` promote to (as :func:`torch.nn.functional.binary_cross_entropy_with_logits`
+        returns; half precision is computed in float32).
+
+    Raises:
+        TypeError: if ``input`` or ``target`` is not a floating-point tensor, or ``alpha`` or
+            ``gamma`` has the wrong type.
+        ValueError: if the shapes differ, a target lies outside [0, 1], ``alpha`` lies outside
+            [0, 1] or does not broadcast to ``input`` (or lives on another device), or
+            ``gamma < 0``.
 
     Example:
         >>> import torch
@@ -73,12 +86,23 @@ def focal_modulation(input: Tensor, target: Tensor, *, gamma: float = 2.0,
         >>> focal_modulation(x, torch.tensor([1.0, 1.0]), gamma=2.0, alpha=None)
         tensor([3.2350e-04, 9.6435e-01])
     """
-    p = torch.sigmoid(input)
-    q = torch.sigmoid(-input)
-    factor = pow_gamma(torch.lerp(p, q, target), gamma)
-    if alpha is None:
-        return factor
-    return factor * alpha_factor(alpha, target)
+    check_float_tensor("input", input)
+    check_float_tensor("target", target)
+    check_same_shape(input, target)
+    gamma = check_gamma(gamma)
+    alpha = check_unit_alpha(alpha, input)
+    check_unit_interval("target", target)
+    out_dtype = torch.promote_types(input.dtype, target.dtype)
+    dtype = compute_dtype(out_dtype)
+    x, y = input.to(dtype), target.to(dtype)
+    if isinstance(alpha, Tensor):
+        alpha = alpha.to(dtype)
+    p = torch.sigmoid(x)
+    q = torch.sigmoid(-x)
+    factor = pow_gamma(torch.lerp(p, q, y), gamma)
+    if alpha is not None:
+        factor = factor * alpha_factor(alpha, y)
+    return factor.to(out_dtype)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -151,9 +175,9 @@ def sigmoid_focal_loss(input: Tensor, target: Tensor, *, alpha: float | Tensor |
             Default: ``"mean"``.
         from_logits: whether ``input`` holds logits (True) or probabilities (False). Default:
             True.
-        ignore_index: target value marking entries to skip; they add nothing to the loss or
-            the mean's denominator and get exactly zero gradient, whatever their logits.
-            Default: None.
+        ignore_index: target value marking entries to skip, outside [0, 1]; they add nothing
+            to the loss or the mean's denominator and get exactly zero gradient, whatever
+            their logits. Default: None.
 
     Shape:
         - input: :math:`(*)`, any shape.
@@ -167,7 +191,8 @@ def sigmoid_focal_loss(input: Tensor, target: Tensor, *, alpha: float | Tensor |
         TypeError: if ``input`` or ``target`` is not a floating-point tensor, or a
             hyper-parameter has the wrong type.
         ValueError: if the shapes differ, a target lies outside [0, 1], ``alpha`` lies outside
-            [0, 1], ``gamma < 0``, or ``reduction`` is unknown.
+            [0, 1], ``gamma < 0``, ``reduction`` is unknown, ``ignore_index`` is 0 or 1 (a
+            valid target), or a hyper-parameter tensor lives on another device than ``input``.
 
     References:
         T.-Y. Lin, P. Goyal, R. Girshick, K. He, P. Dollar. Focal Loss for Dense Object
@@ -196,15 +221,14 @@ def sigmoid_focal_loss(input: Tensor, target: Tensor, *, alpha: float | Tensor |
     check_same_shape(input, target)
     gamma = check_gamma(gamma)
     check_reduction(reduction)
-    ignore_index = check_ignore_index(ignore_index)
-    if alpha is not None and not isinstance(alpha, Tensor):
-        alpha = check_real("alpha", alpha, low=0.0, high=1.0)
-    elif isinstance(alpha, Tensor):
-        check_float_tensor("alpha", alpha)
-        check_broadcastable("alpha", alpha, input.shape)
-        check_unit_interval("alpha", alpha)
+    from_logits = check_bool("from_logits", from_logits)
+    ignore_index = check_binary_ignore_index(ignore_index)
+    alpha = check_unit_alpha(alpha, input)
     pos_weight = _as_optional_tensor("pos_weight", pos_weight, input)
     weight = _as_optional_tensor("weight", weight, input)
+    for name, value in (("pos_weight", pos_weight), ("weight", weight)):
+        if value is not None:
+            check_device(name, value, input)
     check_unit_interval("target", target, ignore_index)
     if not from_logits:
         check_unit_interval("input (probabilities, from_logits=False)", input)
@@ -306,8 +330,9 @@ def softmax_focal_loss(input: Tensor, target: Tensor, *, alpha: AlphaLike = None
             non-ignored positions (``alpha`` does not enter the denominator, unlike
             ``weight`` in :func:`torch.nn.functional.cross_entropy`); it is 0 with an
             all-zero gradient when every position is ignored. Default: ``"mean"``.
-        ignore_index: class index to skip (index targets only). Ignored positions get exactly
-            zero gradient even when their logits are NaN or inf. Default: -100.
+        ignore_index: class index to skip (index targets only: with probability targets it
+            must be the default or None). Ignored positions get exactly zero gradient even
+            when their logits are NaN or inf. Default: -100.
         label_smoothing: in [0, 1]; mixes the target with the uniform distribution as in
             :func:`torch.nn.functional.cross_entropy`. Default: 0.0.
 
@@ -321,11 +346,12 @@ def softmax_focal_loss(input: Tensor, target: Tensor, *, alpha: AlphaLike = None
         Tensor: the loss, in the dtype of ``input`` (half inputs are computed in float32).
 
     Raises:
-        TypeError: if ``input`` is not floating point or ``target`` is neither integer nor
-            floating point.
+        TypeError: if ``input`` is not floating point, ``target`` is neither integer nor
+            floating point, or an ``alpha`` tensor is not floating point.
         ValueError: on a shape mismatch, a class index outside ``[0, C)`` (other than
             ``ignore_index``), an ``alpha`` with the wrong number of values or a negative one,
-            ``gamma < 0``, ``label_smoothing`` outside [0, 1], or an unknown ``reduction``.
+            ``gamma < 0``, ``label_smoothing`` outside [0, 1], an unknown ``reduction``, or an
+            explicit ``ignore_index`` with probability targets.
 
     References:
         T.-Y. Lin, P. Goyal, R. Girshick, K. He, P. Dollar. Focal Loss for Dense Object
@@ -360,6 +386,10 @@ def softmax_focal_loss(input: Tensor, target: Tensor, *, alpha: AlphaLike = None
             target = target.long()  # uint8 masks and the like; gather needs int32 or int64
         check_class_indices(target, c, ignore_index)
     else:
+        if ignore_index not in (None, -100):
+            raise ValueError(f"ignore_index applies to class-index targets; got class-probability "
+                             f"targets of shape {tuple(target.shape)} with "
+                             f"ignore_index={ignore_index}")
         check_unit_interval("target", target)
 
     path = _dispatch.choose(input, target, alpha,

@@ -23,7 +23,7 @@ samples, and the tail class weighs about 79 times as much as the head:
 >>> beta = 0.9999
 >>> round((1 - beta ** 5000) / (1 - beta))
 3935
->>> w = class_weights(counts, method="effective_number", beta=beta)
+>>> w = class_weights(counts=counts, method="effective_number", beta=beta)
 >>> round(float(w[-1] / w[0]), 1)
 78.9
 >>> x, t = torch.randn(8, 10), torch.randint(0, 10, (8,))
@@ -293,7 +293,7 @@ def ldam_loss(input: Tensor, target: Tensor, *, class_counts: CountsLike,
     margins are those of :func:`ldam_margins`. The paper pairs the loss with a cosine
     classifier (normalised features and class weights, so that :math:`x_c \in [-1, 1]`), for
     which ``scale=30`` is meant; on unnormalised logits use ``scale=1``. It also defers
-    re-weighting: ``weight`` (e.g. ``class_weights(counts, method="effective_number")``) is
+    re-weighting: ``weight`` (e.g. ``class_weights(counts=counts, method="effective_number")``) is
     switched on late in training, which a :class:`focalkit.GammaScheduler` with
     ``param="weight"`` and ``schedule="deferred"`` does.
 

@@ -27,6 +27,7 @@ from torch import Tensor
 from .. import _dispatch
 from .._checks import (
     check_binary_values,
+    check_bool,
     check_choice,
     check_class_indices,
     check_classes,
@@ -130,7 +131,8 @@ def lovasz_softmax_loss(input: Tensor, target: Tensor, *, classes: ClassesLike =
         Tensor: the loss, in the dtype of ``input`` (half inputs are computed in float32).
 
     Raises:
-        TypeError: if ``input`` is not floating point or ``target`` is not an integer tensor.
+        TypeError: if ``input`` is not floating point, ``target`` is not an integer tensor or
+            ``from_logits`` is not a bool.
         ValueError: on a shape mismatch, fewer than 2 classes, class indices out of range,
             probabilities outside [0, 1], or bad ``classes``.
 
@@ -165,7 +167,7 @@ def lovasz_softmax_loss(input: Tensor, target: Tensor, *, classes: ClassesLike =
     c = input.shape[1]
     classes = _check_lovasz_classes(classes, c)
     check_class_indices(target, c, ignore_index)
-    if not from_logits:
+    if not check_bool("from_logits", from_logits):
         check_unit_interval("input (probabilities, from_logits=False)", input)
     per_image = bool(per_image)
     path = _dispatch.choose(input, target)

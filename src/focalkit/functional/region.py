@@ -26,6 +26,8 @@ from torch import Tensor
 
 from .. import _dispatch
 from .._checks import (
+    check_binary_ignore_index,
+    check_bool,
     check_choice,
     check_class_indices,
     check_class_target,
@@ -59,6 +61,7 @@ def _check_region_inputs(input: Tensor, target: object, mode: str, from_logits: 
                          ignore_index: int | None) -> tuple[bool, int]:
     """Validate ``input``/``target`` for ``mode``; return (index target?, number of classes)."""
     check_float_tensor("input", input)
+    check_bool("from_logits", from_logits)
     if mode == "multiclass":
         if input.dim() < 2:
             raise ValueError(f"input must have shape (N, C, *) in mode 'multiclass'; got shape "
@@ -90,6 +93,7 @@ def _check_region_inputs(input: Tensor, target: object, mode: str, from_logits: 
             raise TypeError(f"target must hold values in [0, 1] (float, integer or bool); got "
                             f"dtype {target.dtype}")
         check_same_shape(input, target)
+        check_binary_ignore_index(ignore_index)
         is_index = False
         num_classes = 1 if mode == "binary" else input.shape[1]
         check_unit_interval("target", target, ignore_index)
@@ -269,7 +273,8 @@ classes: the class indices to include (a sequence of distinct indices), or None 
     all. Default: None.
 ignore_index: target value of positions to leave out of every sum; they get exactly
     zero gradient, even where their logits are NaN or infinite (in multiclass mode,
-    class-index targets only). Default: None.
+    class-index targets only; in the other modes a value outside [0, 1], since 0 and 1
+    are valid targets). Default: None.
 per_image: compute each image's statistics and score separately (the reduction then
     runs over images and classes). Default: False.
 log_loss: use :math:`-\log(\mathrm{score})` instead of :math:`1 - \mathrm{score}`.
@@ -352,7 +357,9 @@ def _region_loss(input: Tensor, target: Tensor, *, mode: object, from_logits: bo
     # A class absent from both target and prediction is a perfect match (never 0 / 0).
     score = torch.where((tp + fp) + fn == 0, 1.0, score)
     loss = -torch.log(score.clamp_min(eps)) if log_loss else 1.0 - score
-    if gamma != 1.0:
+    if gamma == 0.0:
+        loss = loss.pow(0.0)  # the constant 1, still attached to the graph (zero gradient)
+    elif gamma != 1.0:
         loss = pow_gamma(loss, gamma)
     return reduce(loss, reduction).to(input.dtype)
 
@@ -380,9 +387,10 @@ def dice_loss(input: Tensor, target: Tensor, *, mode: str = "multiclass",
 
     @DOC_RESULTS@
         ValueError: for an unknown ``mode``, ``reduction`` or ``intersection``; shapes that do
-            not fit the mode; class indices out of range; targets or probabilities outside
-            [0, 1]; ``classes`` out of range, empty or repeated; ``smooth < 0``;
-            ``eps <= 0``; or ``sync_dist`` with ``per_image``.
+            not fit the mode; class indices out of range; an ``ignore_index`` of 0 or 1
+            outside multiclass mode; targets or probabilities outside [0, 1]; ``classes``
+            out of range, empty or repeated; ``smooth < 0``; ``eps <= 0``; or ``sync_dist``
+            with ``per_image``.
 
     References:
         F. Milletari, N. Navab, S.-A. Ahmadi. V-Net: Fully Convolutional Neural Networks for
@@ -432,9 +440,10 @@ def jaccard_loss(input: Tensor, target: Tensor, *, mode: str = "multiclass",
 
     @DOC_RESULTS@
         ValueError: for an unknown ``mode``, ``reduction`` or ``intersection``; shapes that do
-            not fit the mode; class indices out of range; targets or probabilities outside
-            [0, 1]; ``classes`` out of range, empty or repeated; ``smooth < 0``;
-            ``eps <= 0``; or ``sync_dist`` with ``per_image``.
+            not fit the mode; class indices out of range; an ``ignore_index`` of 0 or 1
+            outside multiclass mode; targets or probabilities outside [0, 1]; ``classes``
+            out of range, empty or repeated; ``smooth < 0``; ``eps <= 0``; or ``sync_dist``
+            with ``per_image``.
 
     References:
         M. A. Rahman, Y. Wang. Optimizing Intersection-over-Union in Deep Neural Networks for
@@ -480,19 +489,25 @@ def tversky_loss(input: Tensor, target: Tensor, *, mode: str = "multiclass",
     ``smooth=0``; in general Tversky with ``smooth=s`` equals Dice with ``smooth=2*s``). With
     ``log_loss`` the base is :math:`-\log \mathrm{TI}_c` instead of :math:`1 - \mathrm{TI}_c`.
 
+    Abraham & Khan write the focal-Tversky loss as :math:`(1 - \mathrm{TI}_c)^{1/\gamma'}`:
+    ``gamma`` here is the reciprocal of their :math:`\gamma'`, so their recommended
+    :math:`\gamma' = 4/3` is ``gamma=0.75``. With ``gamma=0`` every class costs the constant 1
+    (zero gradient, still attached to the graph).
+
     Args:
         @DOC_INPUTS@
         alpha: weight of false positives, ``>= 0``. Default: 0.5.
         beta: weight of false negatives, ``>= 0``. Default: 0.5.
-        gamma: focal exponent, ``>= 0``. Default: 1.0.
+        gamma: focal exponent, ``>= 0``: the reciprocal of the :math:`\gamma'` of Abraham &
+            Khan. Default: 1.0.
         @DOC_OPTIONS@
 
     @DOC_RESULTS@
         ValueError: for an unknown ``mode``, ``reduction`` or ``intersection``; shapes that do
-            not fit the mode; class indices out of range; targets or probabilities outside
-            [0, 1]; ``classes`` out of range, empty or repeated; ``smooth``, ``alpha``,
-            ``beta`` or ``gamma`` negative; ``eps <= 0``; or ``sync_dist`` with
-            ``per_image``.
+            not fit the mode; class indices out of range; an ``ignore_index`` of 0 or 1
+            outside multiclass mode; targets or probabilities outside [0, 1]; ``classes``
+            out of range, empty or repeated; ``smooth``, ``alpha``, ``beta`` or ``gamma``
+            negative; ``eps <= 0``; or ``sync_dist`` with ``per_image``.
 
     References:
         S. S. M. Salehi, D. Erdogmus, A. Gholipour. Tversky Loss Function for Image

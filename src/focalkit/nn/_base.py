@@ -11,31 +11,47 @@ from .._checks import check_gamma, check_reduction
 class LossModule(nn.Module):
     """Base class: hyper-parameter tensors live in buffers, ``forward`` is one functional call.
 
-    A tensor hyper-parameter (per-class ``alpha``, ``pos_weight``, ``weight``) is registered
-    as a buffer, so ``.to(device)``, ``.half()`` and ``state_dict()`` carry it; a float or
-    None is a plain attribute.
+    A tensor hyper-parameter (per-class ``alpha``, ``pos_weight``, ``weight``: the names in
+    ``_buffer_fields``) is registered as a buffer, so ``.to(device)``, ``.half()`` and
+    ``state_dict()`` carry it; a float or None is a plain attribute. This holds for values
+    assigned after construction too: ``forward`` reads the attributes on every call.
     """
+
+    _buffer_fields: tuple[str, ...] = ()
 
     def __init__(self, *, reduction: str = "mean") -> None:
         super().__init__()
         self.reduction = check_reduction(reduction)
 
-    def _set_hyper(self, name: str, value: object) -> None:
-        if isinstance(value, Tensor):
-            self.register_buffer(name, value.detach().clone())
-        else:
-            setattr(self, name, value)
+    def __setattr__(self, name: str, value: object) -> None:
+        if name in self._buffer_fields and not isinstance(value, nn.Parameter):
+            buffers = self.__dict__["_buffers"]
+            if isinstance(value, Tensor):
+                # The module keeps its own copy, detached from whatever computed the value.
+                value = value.detach().clone()
+                if name not in buffers:
+                    self.__dict__.pop(name, None)
+                    self.register_buffer(name, value)
+                    return
+            elif name in buffers:
+                del buffers[name]
+        super().__setattr__(name, value)
 
     def extra_repr(self) -> str:
-        parts = []
-        for name in self._repr_fields:
-            value = getattr(self, name)
-            text = f"tensor(shape={tuple(value.shape)})" if isinstance(value, Tensor) \
-                else repr(value)
-            parts.append(f"{name}={text}")
-        return ", ".join(parts)
+        return describe_fields(self, self._repr_fields)
 
     _repr_fields: tuple[str, ...] = ("reduction",)
+
+
+def describe_fields(module: nn.Module, fields: tuple[str, ...]) -> str:
+    """``name=value`` for each field, tensors by their shape (the ``extra_repr`` of a loss)."""
+    parts = []
+    for name in fields:
+        value = getattr(module, name)
+        text = f"tensor(shape={tuple(value.shape)})" if isinstance(value, Tensor) \
+            else repr(value)
+        parts.append(f"{name}={text}")
+    return ", ".join(parts)
 
 
 class GammaMixin:

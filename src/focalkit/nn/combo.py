@@ -52,7 +52,8 @@ class ComboLoss(nn.Module):
         TypeError: if ``losses`` is not a mapping of ``(callable, weight)`` pairs with string
             names.
         ValueError: if ``losses`` is empty, a name is empty or contains a dot, a weight is
-            not finite, or a loss given by keyword arguments names no registered loss.
+            not finite, a loss has ``reduction="none"``, or a loss given by keyword arguments
+            names no registered loss.
 
     Example:
         >>> import torch
@@ -88,6 +89,9 @@ class ComboLoss(nn.Module):
                 raise TypeError(f"losses[{name!r}] must be a (loss, weight) pair with a callable "
                                 f"loss or a mapping of get_loss arguments; got {entry!r}")
             loss, weight = entry
+            if getattr(loss, "reduction", None) == "none":
+                raise ValueError(f"losses[{name!r}] must return a scalar; got a loss with "
+                                 f"reduction='none' (use 'mean' or 'sum')")
             self.weights[name] = check_real(f"weight of {name!r}", weight)
             if isinstance(loss, nn.Module):
                 self.losses[name] = loss

@@ -10,8 +10,20 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from .. import functional as FK
-from .._checks import check_choice, check_ignore_index, check_real, class_vector, reduce
-from ._base import GammaMixin, LossModule, as_class_vector, float_target
+from .._checks import (
+    REDUCTIONS,
+    check_binary_ignore_index,
+    check_bool,
+    check_choice,
+    check_ignore_index,
+    check_optional_weight,
+    check_real,
+    check_reduction,
+    check_unit_alpha,
+    class_vector,
+    reduce,
+)
+from ._base import GammaMixin, LossModule, as_class_vector, describe_fields, float_target
 
 __all__ = ["SigmoidFocalLoss", "SoftmaxFocalLoss", "FocalLoss", "FocalWrapper"]
 
@@ -51,20 +63,19 @@ class SigmoidFocalLoss(GammaMixin, LossModule):
     """
 
     _repr_fields = ("alpha", "gamma", "reduction", "from_logits", "ignore_index")
+    _buffer_fields = ("alpha", "pos_weight", "weight")
 
     def __init__(self, *, alpha: float | Tensor | None = 0.25, gamma: float = 2.0,
                  pos_weight: Tensor | None = None, weight: Tensor | None = None,
                  reduction: str = "mean", from_logits: bool = True,
                  ignore_index: int | None = None) -> None:
         super().__init__(reduction=reduction)
-        if alpha is not None and not isinstance(alpha, Tensor):
-            alpha = check_real("alpha", alpha, low=0.0, high=1.0)
-        self._set_hyper("alpha", alpha)
-        self._set_hyper("pos_weight", pos_weight)
-        self._set_hyper("weight", weight)
+        self.alpha = check_unit_alpha(alpha)
+        self.pos_weight = check_optional_weight("pos_weight", pos_weight)
+        self.weight = check_optional_weight("weight", weight)
         self.gamma = gamma
-        self.from_logits = from_logits
-        self.ignore_index = check_ignore_index(ignore_index)
+        self.from_logits = check_bool("from_logits", from_logits)
+        self.ignore_index = check_binary_ignore_index(ignore_index)
 
     def forward(self, input: Tensor, target: Tensor) -> Tensor:
         return FK.sigmoid_focal_loss(
@@ -103,19 +114,13 @@ class SoftmaxFocalLoss(GammaMixin, LossModule):
     """
 
     _repr_fields = ("alpha", "gamma", "reduction", "ignore_index", "label_smoothing")
+    _buffer_fields = ("alpha",)
 
     def __init__(self, *, alpha: float | Sequence[float] | Tensor | None = None,
                  gamma: float = 2.0, reduction: str = "mean", ignore_index: int = -100,
                  label_smoothing: float = 0.0) -> None:
         super().__init__(reduction=reduction)
-        if isinstance(alpha, Sequence) and not isinstance(alpha, str):
-            alpha = _float_tensor(alpha)
-        if isinstance(alpha, Tensor):
-            if alpha.dim() != 1:
-                raise ValueError(f"alpha must be a 1-D tensor with one weight per class; got "
-                                 f"shape {tuple(alpha.shape)}")
-            class_vector("alpha", alpha, alpha.numel(), like=alpha, high=None)
-        self._set_hyper("alpha", alpha)
+        self.alpha = _class_alpha(alpha)
         self.gamma = gamma
         self.ignore_index = check_ignore_index(ignore_index)
         self.label_smoothing = check_real("label_smoothing", label_smoothing, low=0.0, high=1.0)
@@ -130,7 +135,21 @@ def _float_tensor(values: Sequence[float]) -> Tensor:
     return torch.as_tensor(list(values), dtype=torch.get_default_dtype())
 
 
-class FocalLoss(GammaMixin, LossModule):
+def _class_alpha(alpha: object) -> object:
+    """A softmax ``alpha``: None, a float, or per-class weights as a 1-D float tensor."""
+    if isinstance(alpha, Sequence) and not isinstance(alpha, str):
+        alpha = _float_tensor(alpha)
+    if isinstance(alpha, Tensor):
+        if alpha.dim() != 1:
+            raise ValueError(f"alpha must be a 1-D tensor with one weight per class; got "
+                             f"shape {tuple(alpha.shape)}")
+        class_vector("alpha", alpha, alpha.numel(), like=alpha, high=None)
+    elif alpha is not None:
+        check_real("alpha", alpha, low=0.0)
+    return alpha
+
+
+class FocalLoss(nn.Module):
     r"""One focal loss for three kinds of problem, chosen by ``mode``.
 
     * ``"binary"``: one sigmoid output. Input :math:`(N, 1, *)` or :math:`(N, *)` logits;
@@ -143,6 +162,9 @@ class FocalLoss(GammaMixin, LossModule):
       :math:`(N, C, *)` probabilities. Calls :func:`~focalkit.functional.softmax_focal_loss`.
 
     Integer and boolean targets are accepted in the sigmoid modes and converted to float.
+    Every hyper-parameter can be reassigned after construction (``loss.reduction = "sum"``,
+    ``loss.alpha = weights``) and is checked as in the constructor; the values live on the
+    inner loss module ``loss.loss``, tensors as its buffers.
 
     .. math::
         \ell = -\alpha_t\,(1 - p_t)^\gamma \log p_t
@@ -182,33 +204,39 @@ class FocalLoss(GammaMixin, LossModule):
     def __init__(self, mode: str, *, alpha: object = "auto", gamma: float = 2.0,
                  pos_weight: Tensor | None = None, reduction: str = "mean",
                  ignore_index: int | None = None, label_smoothing: float = 0.0) -> None:
-        super().__init__(reduction=reduction)
+        super().__init__()
         self.mode = check_choice("mode", mode, self.MODES)
-        if isinstance(alpha, str):
-            check_choice("alpha", alpha, ("auto",))
-            alpha = None if mode == "multiclass" else 0.25
-        if mode == "multiclass":
-            if pos_weight is not None:
-                raise ValueError("pos_weight applies to the sigmoid modes only; got mode "
-                                 "'multiclass'")
-            self.loss = SoftmaxFocalLoss(
-                alpha=alpha, gamma=gamma, reduction=reduction,
-                ignore_index=-100 if ignore_index is None else ignore_index,
-                label_smoothing=label_smoothing)
-        else:
-            if label_smoothing != 0.0:
-                raise ValueError(f"label_smoothing applies to mode 'multiclass' only; got mode "
-                                 f"{mode!r} with label_smoothing={label_smoothing}")
-            if isinstance(alpha, Sequence):
-                alpha = _float_tensor(alpha)
-            self.loss = SigmoidFocalLoss(alpha=alpha, gamma=gamma, pos_weight=pos_weight,
-                                         reduction=reduction, ignore_index=ignore_index)
+        # Every hyper-parameter lives on this loss (its tensors as its buffers); the
+        # properties below read and write it, so later assignments take effect.
+        self.loss = SoftmaxFocalLoss(alpha=None) if mode == "multiclass" \
+            else SigmoidFocalLoss(alpha=None)
+        self.alpha = alpha
+        self.gamma = gamma
+        self.pos_weight = pos_weight
+        self.reduction = reduction
         self.ignore_index = ignore_index
+        self.label_smoothing = label_smoothing
+
+    def extra_repr(self) -> str:
+        return describe_fields(self, self._repr_fields)
 
     @property
     def alpha(self) -> object:
-        """The ``alpha`` of the loss ``mode`` chose (``"auto"`` already resolved)."""
+        """The class weight of the chosen loss; setting ``"auto"`` gives 0.25 in the sigmoid
+        modes and None in multiclass mode, and a sequence becomes a tensor (a buffer)."""
         return self.loss.alpha
+
+    @alpha.setter
+    def alpha(self, value: object) -> None:
+        if isinstance(value, str):
+            check_choice("alpha", value, ("auto",))
+            value = None if self.mode == "multiclass" else 0.25
+        if self.mode == "multiclass":
+            self.loss.alpha = _class_alpha(value)
+        else:
+            if isinstance(value, Sequence):
+                value = _float_tensor(value)
+            self.loss.alpha = check_unit_alpha(value)
 
     @property
     def gamma(self) -> float:
@@ -218,6 +246,55 @@ class FocalLoss(GammaMixin, LossModule):
     @gamma.setter
     def gamma(self, value: float) -> None:
         self.loss.gamma = value
+
+    @property
+    def pos_weight(self) -> object:
+        """The positive-term weight (sigmoid modes; always None in multiclass mode)."""
+        return getattr(self.loss, "pos_weight", None)
+
+    @pos_weight.setter
+    def pos_weight(self, value: object) -> None:
+        if self.mode == "multiclass":
+            if value is not None:
+                raise ValueError("pos_weight applies to the sigmoid modes only; got mode "
+                                 "'multiclass'")
+            return
+        self.loss.pos_weight = check_optional_weight("pos_weight", value)
+
+    @property
+    def reduction(self) -> str:
+        """``"none"`` | ``"mean"`` | ``"sum"``."""
+        return self.loss.reduction
+
+    @reduction.setter
+    def reduction(self, value: str) -> None:
+        self.loss.reduction = check_reduction(value)
+
+    @property
+    def ignore_index(self) -> int | None:
+        """The target value skipped (setting None in multiclass mode gives -100)."""
+        return self.loss.ignore_index
+
+    @ignore_index.setter
+    def ignore_index(self, value: int | None) -> None:
+        if self.mode == "multiclass":
+            value = check_ignore_index(value)
+            self.loss.ignore_index = -100 if value is None else value
+        else:
+            self.loss.ignore_index = check_binary_ignore_index(value)
+
+    @property
+    def label_smoothing(self) -> float:
+        """Label smoothing in [0, 1] (multiclass mode; always 0 in the sigmoid modes)."""
+        return getattr(self.loss, "label_smoothing", 0.0)
+
+    @label_smoothing.setter
+    def label_smoothing(self, value: float) -> None:
+        if self.mode == "multiclass":
+            self.loss.label_smoothing = check_real("label_smoothing", value, low=0.0, high=1.0)
+        elif value != 0.0:
+            raise ValueError(f"label_smoothing applies to mode 'multiclass' only; got mode "
+                             f"{self.mode!r} with label_smoothing={value}")
 
     def forward(self, input: Tensor, target: Tensor) -> Tensor:
         if self.mode == "multiclass":
@@ -229,7 +306,7 @@ class FocalLoss(GammaMixin, LossModule):
         return FK.sigmoid_focal_loss(
             input, target, alpha=as_class_vector(loss.alpha, input.dim()), gamma=loss.gamma,
             pos_weight=as_class_vector(loss.pos_weight, input.dim()), weight=loss.weight,
-            reduction=self.reduction, ignore_index=loss.ignore_index)
+            reduction=loss.reduction, ignore_index=loss.ignore_index)
 
 
 class FocalWrapper(GammaMixin, nn.Module):
@@ -252,11 +329,15 @@ class FocalWrapper(GammaMixin, nn.Module):
         alpha: positive-class weight in [0, 1], or None. Default: 0.25.
 
     Shape:
-        - input, target: :math:`(*)`; output: reduced as ``loss_fn.reduction`` says.
+        - input, target: :math:`(*)`; output: reduced as ``loss_fn.reduction`` says, in the
+          dtype ``input`` and ``target`` promote to (float32 for float16 logits with float32
+          targets, as under autocast), like the wrapped loss.
 
     Raises:
         TypeError: if ``loss_fn`` is not a module with a ``reduction`` attribute.
-        ValueError: if ``gamma < 0`` or ``alpha`` is outside [0, 1].
+        ValueError: if ``gamma < 0``, ``alpha`` is outside [0, 1] or ``loss_fn.reduction`` is
+            unknown; in ``forward``, if the targets lie outside [0, 1], their shape differs
+            from the input's, or ``loss_fn`` does not return one loss per input element.
 
     Example:
         >>> import torch
@@ -276,6 +357,7 @@ class FocalWrapper(GammaMixin, nn.Module):
                 getattr(loss_fn, "reduction", None), str):
             raise TypeError(f"loss_fn must be an nn.Module with a 'reduction' attribute; got "
                             f"{type(loss_fn).__name__}")
+        check_choice("loss_fn.reduction", loss_fn.reduction, REDUCTIONS)
         self.loss_fn = loss_fn
         self.gamma = gamma
         self.alpha = None if alpha is None else check_real("alpha", alpha, low=0.0, high=1.0)
@@ -294,6 +376,11 @@ class FocalWrapper(GammaMixin, nn.Module):
         return unreduced(input, target)
 
     def forward(self, input: Tensor, target: Tensor) -> Tensor:
-        base = self._elementwise(input, target)
+        reduction = check_choice("loss_fn.reduction", self.loss_fn.reduction, REDUCTIONS)
         factor = FK.focal_modulation(input, target, gamma=self.gamma, alpha=self.alpha)
-        return reduce(base * factor, self.loss_fn.reduction)
+        base = self._elementwise(input, target)
+        if base.shape != input.shape:
+            raise ValueError(f"loss_fn must return one loss per element of input (shape "
+                             f"{tuple(input.shape)}) with reduction='none'; got shape "
+                             f"{tuple(base.shape)}")
+        return reduce(base * factor, reduction)

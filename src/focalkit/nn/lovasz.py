@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from torch import Tensor, nn
 
 from .. import functional as FK
-from .._checks import check_choice, check_ignore_index
+from .._checks import check_bool, check_choice, check_classes, check_ignore_index
 
 __all__ = ["LovaszSoftmaxLoss", "LovaszHingeLoss"]
 
@@ -46,10 +46,12 @@ class LovaszSoftmaxLoss(nn.Module):
         super().__init__()
         if isinstance(classes, str):
             check_choice("classes", classes, ("present", "all"))
+        else:
+            check_classes(classes, None)  # the upper bound needs the input
         self.classes = classes
         self.per_image = per_image
         self.ignore_index = check_ignore_index(ignore_index)
-        self.from_logits = from_logits
+        self.from_logits = check_bool("from_logits", from_logits)
 
     def extra_repr(self) -> str:
         return (f"classes={self.classes!r}, per_image={self.per_image}, "

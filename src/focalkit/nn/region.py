@@ -7,7 +7,14 @@ from collections.abc import Sequence
 from torch import Tensor
 
 from .. import functional as FK
-from .._checks import check_choice, check_ignore_index, check_real
+from .._checks import (
+    check_binary_ignore_index,
+    check_bool,
+    check_choice,
+    check_classes,
+    check_ignore_index,
+    check_real,
+)
 from ..functional.region import INTERSECTIONS, MODES
 from ._base import GammaMixin, LossModule
 
@@ -30,11 +37,13 @@ class _RegionLoss(LossModule):
                  intersection: str = "product") -> None:
         super().__init__(reduction=reduction)
         self.mode = check_choice("mode", mode, MODES)
-        self.from_logits = from_logits
+        self.from_logits = check_bool("from_logits", from_logits)
         self.smooth = check_real("smooth", smooth, low=0.0)
         self.eps = check_real("eps", eps, low=0.0, low_open=True)
+        check_classes(classes, None)  # the upper bound needs the input
         self.classes = classes
-        self.ignore_index = check_ignore_index(ignore_index)
+        self.ignore_index = check_ignore_index(ignore_index) if mode == "multiclass" \
+            else check_binary_ignore_index(ignore_index)
         self.per_image = per_image
         self.log_loss = log_loss
         self.sync_dist = sync_dist
