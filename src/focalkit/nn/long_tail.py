@@ -75,6 +75,7 @@ class LogitAdjustedCrossEntropyLoss(LossModule):
     """
 
     _repr_fields = ("class_counts", "prior", "tau", "weight", "reduction", "ignore_index")
+    _buffer_fields = ("class_counts", "prior", "weight")
 
     def __init__(self, *, class_counts: Sequence[float] | Tensor | None = None,
                  prior: Sequence[float] | Tensor | None = None, tau: float = 1.0,
@@ -84,10 +85,9 @@ class LogitAdjustedCrossEntropyLoss(LossModule):
         if (class_counts is None) == (prior is None):
             raise TypeError("LogitAdjustedCrossEntropyLoss needs exactly one of class_counts "
                             "and prior; got " + ("neither" if prior is None else "both"))
-        self._set_hyper("class_counts", _class_buffer("class_counts", class_counts,
-                                                      positive=True))
-        self._set_hyper("prior", _class_buffer("prior", prior, positive=True))
-        self._set_hyper("weight", _class_buffer("weight", weight, positive=False))
+        self.class_counts = _class_buffer("class_counts", class_counts, positive=True)
+        self.prior = _class_buffer("prior", prior, positive=True)
+        self.weight = _class_buffer("weight", weight, positive=False)
         self.tau = check_real("tau", tau, low=0.0)
         self.ignore_index = check_ignore_index(ignore_index)
         self.label_smoothing = check_real("label_smoothing", label_smoothing, low=0.0, high=1.0)
@@ -138,6 +138,7 @@ class LDAMLoss(LossModule):
 
     _repr_fields = ("class_counts", "max_margin", "scale", "weight", "reduction",
                     "ignore_index")
+    _buffer_fields = ("weight",)
 
     def __init__(self, *, class_counts: Sequence[float] | Tensor, max_margin: float = 0.5,
                  scale: float = 30.0, weight: Sequence[float] | Tensor | None = None,
@@ -150,7 +151,7 @@ class LDAMLoss(LossModule):
         self.register_buffer("class_counts", counts)
         self.max_margin = check_real("max_margin", max_margin, low=0.0, low_open=True)
         self.scale = check_real("scale", scale, low=0.0, low_open=True)
-        self._set_hyper("weight", _class_buffer("weight", weight, positive=False))
+        self.weight = _class_buffer("weight", weight, positive=False)
         self.ignore_index = check_ignore_index(ignore_index)
 
     def forward(self, input: Tensor, target: Tensor) -> Tensor:
