@@ -1,0 +1,323 @@
+r"""Fused Triton kernels of the softmax focal loss with class-index targets.
+
+The logits are read through the strides of their ``(N, C, P)`` view (``P`` the product of the
+spatial sizes), so that ``(N, C)``, ``(N, C, *)`` and channels-last inputs are used in place;
+an input whose dimensions cannot be merged into that view without a copy (a slice with gaps
+between the spatial dimensions) is made contiguous once. Every program takes a tile of
+``BLOCK_P`` positions and walks the classes in tiles of ``BLOCK_C``, keeping an online maximum
+and sum of exponentials per position, so that any number of classes fits in registers. The
+tile shape follows the layout: when the classes are contiguous in memory (``(N, C)`` inputs,
+channels-last), few positions and wide class tiles; when the positions are (``NCHW``), many
+positions and narrow class tiles.
+
+Per position, with :math:`M` the row maximum and :math:`S = \sum_c e^{x_c - M}`:
+
+.. math::
+    \log p_t = (x_t - M) - \log S, \qquad
+    \ell = -\alpha_t\,(1 - p_t)^\gamma \log p_t, \qquad
+    \frac{\partial \ell}{\partial x_j} = G\,\bigl(e^{(x_j - M) - \log S} - [j = t]\bigr)
+
+with :math:`G = \alpha_t\left((1-p_t)^\gamma - \gamma\,(1-p_t)^{\gamma-1} p_t \log p_t\right)`
+and :math:`1 - p_t` evaluated without cancellation as :math:`p_t \to 1`. Keeping :math:`M` and
+:math:`\log S` apart, rather than their sum, keeps the gradient as accurate as
+``log_softmax``'s for logits of any magnitude.
+
+Float32, float16 and bfloat16 inputs are computed in float32, float64 inputs in float64; the
+loss and the gradient take the input's dtype.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import torch
+import triton
+import triton.language as tl
+from torch import Tensor
+
+from ..._checks import compute_dtype
+from ..common import softmax_focal_index_grad
+
+__all__ = ["softmax_focal_loss"]
+
+#: Most elements in one ``[BLOCK_P, BLOCK_C]`` tile.
+TILE = 4096
+#: Widest class tile when the classes are contiguous in memory.
+CLASS_TILE = 4096
+#: Widest class tile when the positions are contiguous in memory.
+NARROW_CLASS_TILE = 32
+
+
+@triton.jit
+def _one_minus_exp(z, TERMS: tl.constexpr):
+    """:math:`1 - e^z = -\\mathrm{expm1}(z)` for :math:`z \\le 0`, accurate near 0.
+
+    Near 0 a Taylor polynomial of ``TERMS`` terms in Horner form (truncation below the
+    rounding error of the compute dtype for :math:`z > -1/2`); below, ``1 - exp(z)`` loses
+    at most a few units in the last place, since the result is then above 0.39.
+    """
+    poly = tl.zeros_like(z) + 1.0
+    for k in tl.static_range(TERMS, 1, -1):
+        poly = 1.0 + poly * z * (1.0 / k)
+    return tl.where(z > -0.5, -z * poly, 1.0 - tl.exp(z))
+
+
+@triton.jit
+def _focal_terms(log_pt, alpha_t, gamma, GAMMA_KIND: tl.constexpr, HAS_ALPHA: tl.constexpr,
+                 TERMS: tl.constexpr):
+    """The loss and the gradient coefficient ``G`` of every position from :math:`\\log p_t`.
+
+    ``GAMMA_KIND``: 0, 1 and 2 for those values of gamma, 3 for any other.
+    """
+    m = _one_minus_exp(log_pt, TERMS)
+    if GAMMA_KIND == 0:
+        loss = -log_pt
+        coeff = tl.zeros_like(log_pt) + 1.0
+    else:
+        p_log_p = tl.exp(log_pt) * log_pt
+        if GAMMA_KIND == 1:
+            loss = -m * log_pt
+            coeff = m - p_log_p
+        elif GAMMA_KIND == 2:
+            loss = -(m * m) * log_pt
+            coeff = m * (m - 2.0 * p_log_p)
+        else:
+            positive = m > 0.0
+            log2_m = tl.log2(tl.where(positive, m, 1.0))
+            mod = tl.where(positive, tl.exp2(gamma * log2_m), 0.0)
+            mod_d = tl.where(positive, tl.exp2((gamma - 1.0) * log2_m), 0.0)
+            loss = -mod * log_pt
+            coeff = mod - gamma * mod_d * p_log_p
+    if HAS_ALPHA:
+        loss = loss * alpha_t
+        coeff = coeff * alpha_t
+    return loss, coeff
+
+
+@triton.jit
+def _rows(pid, t_ptr, alpha_ptr, rows, P, stn, stp, ignore_index, BLOCK_P: tl.constexpr,
+          HAS_IGNORE: tl.constexpr, HAS_ALPHA: tl.constexpr, ACC: tl.constexpr):
+    """Positions of program ``pid``: (flat index, sample, position, kept, safe target, alpha_t)."""
+    r = pid.to(tl.int64) * BLOCK_P + tl.arange(0, BLOCK_P)
+    in_range = r < rows
+    n = r // P
+    p = r - n * P
+    t = tl.load(t_ptr + n * stn + p * stp, mask=in_range, other=0)
+    keep = in_range
+    if HAS_IGNORE:
+        keep = keep & (t != ignore_index)
+    t = tl.where(keep, t, 0).to(tl.int64)
+    if HAS_ALPHA:
+        alpha_t = tl.load(alpha_ptr + t, mask=keep, other=0.0).to(ACC)
+    else:
+        alpha_t = tl.zeros([BLOCK_P], ACC)
+    return r, n, p, keep, t, alpha_t
+
+
+@triton.jit
+def _forward_kernel(x_ptr, t_ptr, alpha_ptr, loss_ptr, stats_ptr, part_ptr, count_ptr,
+                    rows, C, P, sxn, sxc, sxp, stn, stp, ignore_index, gamma_hi, gamma_lo,
+                    BLOCK_P: tl.constexpr, BLOCK_C: tl.constexpr, HAS_IGNORE: tl.constexpr,
+                    HAS_ALPHA: tl.constexpr, GAMMA_KIND: tl.constexpr, REDUCE: tl.constexpr,
+                    SAVE: tl.constexpr, ACC: tl.constexpr, TERMS: tl.constexpr):
+    pid = tl.program_id(0)
+    r, n, p, keep, t, alpha_t = _rows(pid, t_ptr, alpha_ptr, rows, P, stn, stp, ignore_index,
+                                      BLOCK_P, HAS_IGNORE, HAS_ALPHA, ACC)
+    base = n * sxn + p * sxp
+    high = tl.full([BLOCK_P], float("-inf"), ACC)
+    total = tl.zeros([BLOCK_P], ACC)
+    for c0 in range(0, C, BLOCK_C):
+        cols = c0 + tl.arange(0, BLOCK_C)
+        inside = cols < C
+        x = tl.load(x_ptr + base[:, None] + cols[None, :].to(tl.int64) * sxc,
+                    mask=keep[:, None] & inside[None, :], other=0.0).to(ACC)
+        x = tl.where(inside[None, :], x, float("-inf"))
+        new_high = tl.maximum(high, tl.max(x, axis=1))
+        # A row whose logits so far are all -inf: shift by 0, not by -inf (no inf - inf).
+        shift = tl.where(new_high == float("-inf"), 0.0, new_high)
+        total = total * tl.exp(high - shift) + tl.sum(tl.exp(x - shift[:, None]), axis=1)
+        high = new_high
+    log_total = tl.log(total)
+    x_t = tl.load(x_ptr + base + t * sxc, mask=keep, other=0.0).to(ACC)
+    log_pt = tl.where(keep, (x_t - high) - log_total, 0.0)
+    gamma = (tl.zeros([], ACC) + gamma_hi) + gamma_lo
+    loss, _ = _focal_terms(log_pt, alpha_t, gamma, GAMMA_KIND, HAS_ALPHA, TERMS)
+    loss = tl.where(keep, loss, 0.0)
+    in_range = r < rows
+    if REDUCE:
+        tl.store(part_ptr + pid, tl.sum(loss, axis=0))
+        tl.store(count_ptr + pid, tl.sum(keep.to(tl.int32), axis=0))
+    else:
+        tl.store(loss_ptr + r, loss, mask=in_range)
+    if SAVE:
+        tl.store(stats_ptr + r, high, mask=in_range)
+        tl.store(stats_ptr + rows + r, log_total, mask=in_range)
+
+
+@triton.jit
+def _backward_kernel(x_ptr, t_ptr, alpha_ptr, stats_ptr, go_ptr, count_ptr, grad_ptr,
+                     rows, C, P, sxn, sxc, sxp, stn, stp, sgn, sgc, sgp, son, sop,
+                     ignore_index, gamma_hi, gamma_lo,
+                     BLOCK_P: tl.constexpr, BLOCK_C: tl.constexpr, HAS_IGNORE: tl.constexpr,
+                     HAS_ALPHA: tl.constexpr, GAMMA_KIND: tl.constexpr, MEAN: tl.constexpr,
+                     ACC: tl.constexpr, TERMS: tl.constexpr):
+    pid = tl.program_id(0)
+    r, n, p, keep, t, alpha_t = _rows(pid, t_ptr, alpha_ptr, rows, P, stn, stp, ignore_index,
+                                      BLOCK_P, HAS_IGNORE, HAS_ALPHA, ACC)
+    in_range = r < rows
+    base = n * sxn + p * sxp
+    high = tl.load(stats_ptr + r, mask=keep, other=0.0)
+    log_total = tl.load(stats_ptr + rows + r, mask=keep, other=0.0)
+    x_t = tl.load(x_ptr + base + t * sxc, mask=keep, other=0.0).to(ACC)
+    log_pt = tl.where(keep, (x_t - high) - log_total, 0.0)
+    gamma = (tl.zeros([], ACC) + gamma_hi) + gamma_lo
+    _, coeff = _focal_terms(log_pt, alpha_t, gamma, GAMMA_KIND, HAS_ALPHA, TERMS)
+    scale = tl.load(go_ptr + n * son + p * sop, mask=keep, other=0.0).to(ACC)
+    if MEAN:
+        count = tl.load(count_ptr).to(ACC)
+        scale = scale / tl.maximum(count, 1.0)
+    coeff = coeff * scale
+    grad_base = n * sgn + p * sgp
+    for c0 in range(0, C, BLOCK_C):
+        cols = c0 + tl.arange(0, BLOCK_C)
+        inside = cols < C
+        mask = in_range[:, None] & inside[None, :]
+        x = tl.load(x_ptr + base[:, None] + cols[None, :].to(tl.int64) * sxc,
+                    mask=keep[:, None] & inside[None, :], other=0.0).to(ACC)
+        soft = tl.exp((x - high[:, None]) - log_total[:, None])
+        hot = tl.where(cols[None, :] == t[:, None], 1.0, 0.0)
+        grad = tl.where(keep[:, None], coeff[:, None] * (soft - hot), 0.0)
+        tl.store(grad_ptr + grad_base[:, None] + cols[None, :].to(tl.int64) * sgc, grad,
+                 mask=mask)
+
+
+def _view(x: Tensor) -> Tensor:
+    """``x`` as ``(N, C, P)`` without a copy when its strides allow, else one contiguous copy."""
+    n, c = x.shape[0], x.shape[1]
+    positions = math.prod(x.shape[2:])
+    try:
+        return x.view(n, c, positions)
+    except RuntimeError:
+        return x.contiguous().view(n, c, positions)
+
+
+def _tiles(x3: Tensor) -> tuple[int, int, int]:
+    """``(BLOCK_P, BLOCK_C, num_warps)`` for the layout of ``x3``."""
+    n, c, positions = x3.shape
+    classes = triton.next_power_of_2(max(c, 1))
+    if x3.stride(1) == 1 and (positions == 1 or x3.stride(2) != 1):
+        block_c = min(classes, CLASS_TILE)
+    else:
+        block_c = min(classes, NARROW_CLASS_TILE)
+    block_p = max(1, min(TILE // block_c, triton.next_power_of_2(max(n * positions, 1))))
+    return block_p, block_c, 8 if block_p * block_c >= 4096 else 4
+
+
+def _options(x: Tensor, alpha: Tensor | None, gamma: float, ignore_index: int | None) -> dict:
+    """Constexpr and scalar arguments shared by both kernels."""
+    gamma_hi = float(np.float32(gamma))
+    acc = compute_dtype(x)
+    return dict(
+        ignore_index=0 if ignore_index is None else ignore_index,
+        gamma_hi=gamma_hi, gamma_lo=gamma - gamma_hi,
+        HAS_IGNORE=ignore_index is not None, HAS_ALPHA=alpha is not None,
+        GAMMA_KIND={0.0: 0, 1.0: 1, 2.0: 2}.get(gamma, 3),
+        ACC=tl.float64 if acc == torch.float64 else tl.float32,
+        TERMS=17 if acc == torch.float64 else 9,
+    )
+
+
+class _SoftmaxFocalFunction(torch.autograd.Function):
+    """Class-index softmax focal loss in two fused kernels.
+
+    Saves the inputs and two floats per position (the row maximum :math:`M` and
+    :math:`\\log S`, in the compute dtype); the backward recomputes :math:`G` from them and
+    the target logit. Traffic per element of the logits, for ``C`` classes, ``b`` bytes per
+    logit and int64 targets: the forward reads the logits once (``b``) and, per position,
+    the target and the target logit and writes the two statistics; the backward reads the
+    logits and writes the gradient (``2b``) and reads per position the target, the target
+    logit and the statistics. In float32 with ``"mean"`` or ``"sum"``: ``12 + 40/C`` bytes
+    (``20 + 8/C`` of the per-position part is the targets), ``+8/C`` with ``"none"`` (the
+    loss and ``grad_output``).
+    """
+
+    @staticmethod
+    def forward(ctx, x, target, alpha, gamma, ignore_index, reduction):
+        x3 = _view(x)
+        n, c, positions = x3.shape
+        rows = n * positions
+        t2 = target.reshape(n, positions)
+        acc = compute_dtype(x)
+        need_grad = ctx.needs_input_grad[0]
+        block_p, block_c, warps = _tiles(x3)
+        programs = triton.cdiv(rows, block_p)
+        reduce = reduction != "none"
+        spare = torch.empty(1, dtype=acc, device=x.device)
+        loss = spare if reduce else torch.empty(rows, dtype=x.dtype, device=x.device)
+        stats = torch.empty(2 * rows, dtype=acc, device=x.device) if need_grad else spare
+        partials = torch.zeros(programs if reduce else 0, dtype=acc, device=x.device)
+        counts = torch.zeros(programs if reduce else 0, dtype=torch.int32, device=x.device)
+        options = _options(x, alpha, gamma, ignore_index)
+        if rows:
+            _forward_kernel[(programs,)](
+                x3, t2, spare if alpha is None else alpha, loss, stats,
+                partials if reduce else spare, counts if reduce else spare,
+                rows, c, positions, *x3.stride(), *t2.stride(),
+                BLOCK_P=block_p, BLOCK_C=block_c, REDUCE=reduce, SAVE=need_grad,
+                num_warps=warps, **options)
+        count = counts.sum(dtype=torch.int64)
+        ctx.gamma, ctx.ignore_index, ctx.reduction = gamma, ignore_index, reduction
+        ctx.save_for_backward(x, target, alpha, stats if need_grad else None, count)
+        if not reduce:
+            return loss.reshape(target.shape)
+        total = partials.sum(dtype=torch.float64)
+        if reduction == "mean":
+            total = total / count.clamp_min(1)
+        return total.to(x.dtype)
+
+    @staticmethod
+    def backward(ctx, grad_output):
+        x, target, alpha, stats, count = ctx.saved_tensors
+        if torch.is_grad_enabled():
+            # Higher-order gradients: the same closed form, written with differentiable ops.
+            dtype = compute_dtype(x)
+            n = x.shape[0]
+            dx = softmax_focal_index_grad(x, target, alpha, ctx.gamma, ctx.ignore_index)
+            if ctx.reduction == "none":
+                scale = grad_output.to(dtype).reshape(n, 1, *x.shape[2:])
+            else:
+                scale = grad_output.to(dtype)
+                if ctx.reduction == "mean":
+                    scale = scale / count.clamp_min(1).to(dtype)
+            return (dx * scale).to(x.dtype), None, None, None, None, None
+        x3 = _view(x)
+        n, c, positions = x3.shape
+        rows = n * positions
+        t2 = target.reshape(n, positions)
+        grad = torch.empty_like(x)
+        try:
+            g3 = grad.view(n, c, positions)
+        except RuntimeError:
+            grad = torch.empty(x.shape, dtype=x.dtype, device=x.device)
+            g3 = grad.view(n, c, positions)
+        if ctx.reduction == "none":
+            go = grad_output.reshape(n, positions)
+            go_strides = go.stride()
+        else:
+            go, go_strides = grad_output, (0, 0)
+        block_p, block_c, warps = _tiles(x3)
+        if rows and c:
+            _backward_kernel[(triton.cdiv(rows, block_p),)](
+                x3, t2, stats if alpha is None else alpha, stats, go, count, g3,
+                rows, c, positions, *x3.stride(), *t2.stride(), *g3.stride(), *go_strides,
+                BLOCK_P=block_p, BLOCK_C=block_c, MEAN=ctx.reduction == "mean",
+                num_warps=warps, **_options(x, alpha, ctx.gamma, ctx.ignore_index))
+        return grad, None, None, None, None, None
+
+
+def softmax_focal_loss(x: Tensor, target: Tensor, alpha: Tensor | None, gamma: float,
+                       ignore_index: int | None, reduction: str) -> Tensor:
+    """Softmax focal loss of class-index targets; see
+    :func:`focalkit.functional.softmax_focal_loss`."""
+    return _SoftmaxFocalFunction.apply(x, target, alpha, gamma, ignore_index, reduction)
