@@ -96,13 +96,26 @@ def _focal_terms(log_pt, alpha_t, gamma, GAMMA_KIND: tl.constexpr, HAS_ALPHA: tl
 
 
 @triton.jit
-def _rows(pid, t_ptr, alpha_ptr, rows, P, stn, stp, ignore_index, BLOCK_P: tl.constexpr,
-          HAS_IGNORE: tl.constexpr, HAS_ALPHA: tl.constexpr, ACC: tl.constexpr):
-    """Positions of program ``pid``: (flat index, sample, position, kept, safe target, alpha_t)."""
-    r = pid.to(tl.int64) * BLOCK_P + tl.arange(0, BLOCK_P)
-    in_range = r < rows
-    n = r // P
-    p = r - n * P
+def _rows(pid, t_ptr, alpha_ptr, rows, P, blocks, stn, stp, ignore_index,
+          BLOCK_P: tl.constexpr, PER_IMAGE: tl.constexpr, HAS_IGNORE: tl.constexpr,
+          HAS_ALPHA: tl.constexpr, ACC: tl.constexpr):
+    """Positions of program ``pid``: (flat index, sample, position, in range, kept, safe
+    target, alpha_t).
+
+    With ``PER_IMAGE`` a program takes ``BLOCK_P`` consecutive positions of one sample
+    (``blocks`` programs per sample), so that the compiler sees them contiguous; otherwise
+    ``BLOCK_P`` consecutive rows of the flattened ``(N * P)`` positions.
+    """
+    if PER_IMAGE:
+        n = (pid // blocks).to(tl.int64)
+        p = (pid % blocks).to(tl.int64) * BLOCK_P + tl.arange(0, BLOCK_P)
+        in_range = p < P
+        r = n * P + p
+    else:
+        r = pid.to(tl.int64) * BLOCK_P + tl.arange(0, BLOCK_P)
+        in_range = r < rows
+        n = r // P
+        p = r - n * P
     t = tl.load(t_ptr + n * stn + p * stp, mask=in_range, other=0)
     keep = in_range
     if HAS_IGNORE:
@@ -112,18 +125,20 @@ def _rows(pid, t_ptr, alpha_ptr, rows, P, stn, stp, ignore_index, BLOCK_P: tl.co
         alpha_t = tl.load(alpha_ptr + t, mask=keep, other=0.0).to(ACC)
     else:
         alpha_t = tl.zeros([BLOCK_P], ACC)
-    return r, n, p, keep, t, alpha_t
+    return r, n, p, in_range, keep, t, alpha_t
 
 
 @triton.jit
 def _forward_kernel(x_ptr, t_ptr, alpha_ptr, loss_ptr, stats_ptr, part_ptr, count_ptr,
-                    rows, C, P, sxn, sxc, sxp, stn, stp, ignore_index, gamma_hi, gamma_lo,
-                    BLOCK_P: tl.constexpr, BLOCK_C: tl.constexpr, HAS_IGNORE: tl.constexpr,
+                    rows, C, P, blocks, sxn, sxc, sxp, stn, stp, ignore_index, gamma_hi,
+                    gamma_lo, BLOCK_P: tl.constexpr, BLOCK_C: tl.constexpr,
+                    PER_IMAGE: tl.constexpr, HAS_IGNORE: tl.constexpr,
                     HAS_ALPHA: tl.constexpr, GAMMA_KIND: tl.constexpr, REDUCE: tl.constexpr,
                     SAVE: tl.constexpr, ACC: tl.constexpr, TERMS: tl.constexpr):
     pid = tl.program_id(0)
-    r, n, p, keep, t, alpha_t = _rows(pid, t_ptr, alpha_ptr, rows, P, stn, stp, ignore_index,
-                                      BLOCK_P, HAS_IGNORE, HAS_ALPHA, ACC)
+    r, n, p, in_range, keep, t, alpha_t = _rows(pid, t_ptr, alpha_ptr, rows, P, blocks, stn,
+                                                stp, ignore_index, BLOCK_P, PER_IMAGE,
+                                                HAS_IGNORE, HAS_ALPHA, ACC)
     base = n * sxn + p * sxp
     high = tl.full([BLOCK_P], float("-inf"), ACC)
     total = tl.zeros([BLOCK_P], ACC)
@@ -144,7 +159,6 @@ def _forward_kernel(x_ptr, t_ptr, alpha_ptr, loss_ptr, stats_ptr, part_ptr, coun
     gamma = (tl.zeros([], ACC) + gamma_hi) + gamma_lo
     loss, _ = _focal_terms(log_pt, alpha_t, gamma, GAMMA_KIND, HAS_ALPHA, TERMS)
     loss = tl.where(keep, loss, 0.0)
-    in_range = r < rows
     if REDUCE:
         tl.store(part_ptr + pid, tl.sum(loss, axis=0))
         tl.store(count_ptr + pid, tl.sum(keep.to(tl.int32), axis=0))
@@ -157,15 +171,16 @@ def _forward_kernel(x_ptr, t_ptr, alpha_ptr, loss_ptr, stats_ptr, part_ptr, coun
 
 @triton.jit
 def _backward_kernel(x_ptr, t_ptr, alpha_ptr, stats_ptr, go_ptr, count_ptr, grad_ptr,
-                     rows, C, P, sxn, sxc, sxp, stn, stp, sgn, sgc, sgp, son, sop,
+                     rows, C, P, blocks, sxn, sxc, sxp, stn, stp, sgn, sgc, sgp, son, sop,
                      ignore_index, gamma_hi, gamma_lo,
-                     BLOCK_P: tl.constexpr, BLOCK_C: tl.constexpr, HAS_IGNORE: tl.constexpr,
-                     HAS_ALPHA: tl.constexpr, GAMMA_KIND: tl.constexpr, MEAN: tl.constexpr,
-                     ACC: tl.constexpr, TERMS: tl.constexpr):
+                     BLOCK_P: tl.constexpr, BLOCK_C: tl.constexpr, PER_IMAGE: tl.constexpr,
+                     HAS_IGNORE: tl.constexpr, HAS_ALPHA: tl.constexpr,
+                     GAMMA_KIND: tl.constexpr, MEAN: tl.constexpr, ACC: tl.constexpr,
+                     TERMS: tl.constexpr):
     pid = tl.program_id(0)
-    r, n, p, keep, t, alpha_t = _rows(pid, t_ptr, alpha_ptr, rows, P, stn, stp, ignore_index,
-                                      BLOCK_P, HAS_IGNORE, HAS_ALPHA, ACC)
-    in_range = r < rows
+    r, n, p, in_range, keep, t, alpha_t = _rows(pid, t_ptr, alpha_ptr, rows, P, blocks, stn,
+                                                stp, ignore_index, BLOCK_P, PER_IMAGE,
+                                                HAS_IGNORE, HAS_ALPHA, ACC)
     base = n * sxn + p * sxp
     high = tl.load(stats_ptr + r, mask=keep, other=0.0)
     log_total = tl.load(stats_ptr + rows + r, mask=keep, other=0.0)
@@ -202,16 +217,26 @@ def _view(x: Tensor) -> Tensor:
         return x.contiguous().view(n, c, positions)
 
 
-def _tiles(x3: Tensor) -> tuple[int, int, int]:
-    """``(BLOCK_P, BLOCK_C, num_warps)`` for the layout of ``x3``."""
+def _plan(x3: Tensor) -> tuple[int, dict]:
+    """The number of programs and the tiling arguments for the layout of ``x3``.
+
+    Classes contiguous in memory: wide class tiles over consecutive flattened positions.
+    Positions contiguous: narrow class tiles over consecutive positions of one sample.
+    """
     n, c, positions = x3.shape
     classes = triton.next_power_of_2(max(c, 1))
+    per_image = False
     if x3.stride(1) == 1 and (positions == 1 or x3.stride(2) != 1):
         block_c = min(classes, CLASS_TILE)
     else:
         block_c = min(classes, NARROW_CLASS_TILE)
-    block_p = max(1, min(TILE // block_c, triton.next_power_of_2(max(n * positions, 1))))
-    return block_p, block_c, 8 if block_p * block_c >= 4096 else 4
+        per_image = positions > 1
+    span = positions if per_image else n * positions
+    block_p = max(1, min(TILE // block_c, triton.next_power_of_2(max(span, 1))))
+    blocks = triton.cdiv(positions, block_p) if per_image else 1
+    programs = n * blocks if per_image else triton.cdiv(n * positions, block_p)
+    return programs, dict(blocks=blocks, BLOCK_P=block_p, BLOCK_C=block_c,
+                          PER_IMAGE=per_image, num_warps=8 if block_p * block_c >= 4096 else 4)
 
 
 def _options(x: Tensor, alpha: Tensor | None, gamma: float, ignore_index: int | None) -> dict:
@@ -250,8 +275,7 @@ class _SoftmaxFocalFunction(torch.autograd.Function):
         t2 = target.reshape(n, positions)
         acc = compute_dtype(x)
         need_grad = ctx.needs_input_grad[0]
-        block_p, block_c, warps = _tiles(x3)
-        programs = triton.cdiv(rows, block_p)
+        programs, plan = _plan(x3)
         reduce = reduction != "none"
         spare = torch.empty(1, dtype=acc, device=x.device)
         loss = spare if reduce else torch.empty(rows, dtype=x.dtype, device=x.device)
@@ -263,9 +287,8 @@ class _SoftmaxFocalFunction(torch.autograd.Function):
             _forward_kernel[(programs,)](
                 x3, t2, spare if alpha is None else alpha, loss, stats,
                 partials if reduce else spare, counts if reduce else spare,
-                rows, c, positions, *x3.stride(), *t2.stride(),
-                BLOCK_P=block_p, BLOCK_C=block_c, REDUCE=reduce, SAVE=need_grad,
-                num_warps=warps, **options)
+                rows, c, positions, plan.pop("blocks"), *x3.stride(), *t2.stride(),
+                REDUCE=reduce, SAVE=need_grad, **plan, **options)
         count = counts.sum(dtype=torch.int64)
         ctx.gamma, ctx.ignore_index, ctx.reduction = gamma, ignore_index, reduction
         ctx.save_for_backward(x, target, alpha, stats if need_grad else None, count)
@@ -306,13 +329,13 @@ class _SoftmaxFocalFunction(torch.autograd.Function):
             go_strides = go.stride()
         else:
             go, go_strides = grad_output, (0, 0)
-        block_p, block_c, warps = _tiles(x3)
-        if rows and c:
-            _backward_kernel[(triton.cdiv(rows, block_p),)](
+        programs, plan = _plan(x3)
+        if rows:
+            _backward_kernel[(programs,)](
                 x3, t2, stats if alpha is None else alpha, stats, go, count, g3,
-                rows, c, positions, *x3.stride(), *t2.stride(), *g3.stride(), *go_strides,
-                BLOCK_P=block_p, BLOCK_C=block_c, MEAN=ctx.reduction == "mean",
-                num_warps=warps, **_options(x, alpha, ctx.gamma, ctx.ignore_index))
+                rows, c, positions, plan.pop("blocks"), *x3.stride(), *t2.stride(),
+                *g3.stride(), *go_strides, MEAN=ctx.reduction == "mean", **plan,
+                **_options(x, alpha, ctx.gamma, ctx.ignore_index))
         return grad, None, None, None, None, None
 
 
