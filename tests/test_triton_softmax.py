@@ -241,3 +241,78 @@ def test_cuda_large(dtype):
     _check(x.to(memory_format=torch.channels_last), target, reduction="none")
     wide = (torch.randn(64, 50257, device="cuda") * 3).to(dtype)
     _check(wide, torch.randint(0, 50257, (64,), device="cuda"), reduction="mean")
+
+
+def _soft_check(x, target, alpha, gamma, ignore_index, label_smoothing, is_index, reduction):
+    """The soft-target kernel against the plain composition, value and gradient."""
+    from focalkit.functional.focal import _softmax_focal_plain
+
+    args = (alpha, gamma, ignore_index, label_smoothing, is_index, reduction)
+    rtol, atol = TOL[x.dtype]
+    results = []
+    for fn in (_softmax_focal_plain, kernel.softmax_focal_loss_soft):
+        z = x.detach().clone().requires_grad_()
+        loss = fn(z, target, *args)
+        weights = torch.randn(loss.shape, generator=torch.Generator().manual_seed(2))
+        loss.backward(weights.to(device=loss.device, dtype=loss.dtype))
+        results.append((loss.detach(), z.grad))
+    for plain, fused in zip(*results, strict=True):
+        assert fused.dtype == x.dtype
+        torch.testing.assert_close(fused, plain, rtol=rtol, atol=atol)
+
+
+@pytest.mark.parametrize("reduction", ["none", "mean", "sum"])
+@pytest.mark.parametrize("layout", ["nc", "nchw", "channels_last"])
+def test_soft_targets(monkeypatch, reduction, layout):
+    monkeypatch.setattr(kernel, "CLASS_TILE", 8)
+    monkeypatch.setattr(kernel, "NARROW_CLASS_TILE", 4)
+    c = 11
+    shape = (5, c) if layout == "nc" else (2, c, 3, 3)
+    x = torch.randn(shape, device=DEVICE) * 3
+    if layout == "channels_last":
+        x = x.to(memory_format=torch.channels_last)
+    alpha = torch.rand(c, device=DEVICE)
+    index = _targets(shape[0], c, *shape[2:], ignore=0.3)
+    probs = torch.softmax(torch.randn(shape, device=DEVICE) * 2, dim=1)
+    _soft_check(x, index, alpha, 2.0, -100, 0.1, True, reduction)
+    _soft_check(x, index.clamp_min(0), None, 0.7, None, 1.0, True, reduction)
+    _soft_check(x, probs, alpha, 1.5, None, 0.0, False, reduction)
+    _soft_check(x, probs.transpose(0, 1).contiguous().transpose(0, 1), None, 0.0, None, 0.2,
+                False, reduction)
+
+
+@pytest.mark.parametrize("dtype", [torch.float16, torch.bfloat16, torch.float64])
+def test_soft_targets_dtypes(dtype):
+    x = (torch.randn(2, 7, 5, device=DEVICE) * 3).to(dtype)
+    index = _targets(2, 7, 5, ignore=0.2)
+    probs = torch.softmax(torch.randn(2, 7, 5, device=DEVICE), dim=1).to(dtype)
+    _soft_check(x, index, torch.rand(7, device=DEVICE, dtype=torch.promote_types(
+        dtype, torch.float32)), 2.5, -100, 0.15, True, "mean")
+    _soft_check(x, probs, None, 2.0, None, 0.05, False, "none")
+
+
+def test_soft_targets_second_order_and_edges():
+    x = torch.randn(3, 4, 2, dtype=torch.float64, device=DEVICE, requires_grad=True)
+    target = torch.tensor([[0, 3], [-100, 1], [2, 2]], device=DEVICE)
+
+    def loss(fn, z):
+        return fn(z, target, None, 1.5, -100, 0.1, True, "mean")
+
+    from focalkit.functional.focal import _softmax_focal_plain
+
+    assert torch.autograd.gradcheck(lambda z: loss(kernel.softmax_focal_loss_soft, z), (x,))
+    grads = []
+    for fn in (kernel.softmax_focal_loss_soft, _softmax_focal_plain):
+        (grad,) = torch.autograd.grad(loss(fn, x), x, create_graph=True)
+        grads.append(torch.autograd.grad(grad.square().sum(), x)[0])
+    torch.testing.assert_close(*grads)
+    # NaN logits at ignored positions, every position ignored, and no positions.
+    z = torch.randn(2, 5, 3, device=DEVICE)
+    z[0, :, 1] = float("nan")
+    t = torch.full((2, 3), -100, device=DEVICE)
+    _soft_check(z, t, None, 2.0, -100, 0.1, True, "mean")
+    t[1] = 2
+    _soft_check(z, t, None, 2.0, -100, 0.1, True, "sum")
+    _soft_check(torch.randn(0, 5, device=DEVICE), torch.zeros(0, dtype=torch.long,
+                                                               device=DEVICE),
+                None, 2.0, -100, 0.1, True, "mean")
