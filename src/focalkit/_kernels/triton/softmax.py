@@ -382,8 +382,7 @@ class _SoftmaxFocalFunction(torch.autograd.Function):
     the target and the target logit and writes the two statistics; the backward reads the
     logits and writes the gradient (``2b``) and reads per position the target, the target
     logit and the statistics. In float32 with ``"mean"`` or ``"sum"``: ``12 + 40/C`` bytes
-    (``20 + 8/C`` of the per-position part is the targets), ``+8/C`` with ``"none"`` (the
-    loss and ``grad_output``).
+    (``16/C`` of it the targets), ``+8/C`` with ``"none"`` (the loss and ``grad_output``).
     """
 
     @staticmethod
@@ -505,7 +504,7 @@ class _SoftSoftmaxFocalFunction(torch.autograd.Function):
     The forward reads the logits twice (maximum and sum, then the loss and
     :math:`\sum_c f'_c`) and saves three floats per position (:math:`M`, :math:`\log S`,
     :math:`-\sum_c f'_c`); the backward reads the logits (and the targets) once and writes the
-    gradient. In float32 with ``"mean"``: ``16 + 44/C`` bytes per element for index targets,
+    gradient. In float32 with ``"mean"``: ``16 + 48/C`` bytes per element for index targets,
     ``24 + 24/C`` for float32 probability targets (read once per pass).
     """
 
