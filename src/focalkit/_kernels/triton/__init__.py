@@ -20,7 +20,8 @@ import os
 from ..cpu.lovasz import lovasz_hinge, lovasz_softmax
 
 __all__ = ["IMPORT_ERROR", "INTERPRETED", "accepts", "index_stats", "lovasz_hinge",
-           "lovasz_softmax", "sigmoid_focal_loss", "softmax_focal_loss"]
+           "lovasz_softmax", "sigmoid_focal_loss", "softmax_focal_loss",
+           "softmax_focal_loss_soft"]
 
 #: Why Triton cannot be used, or None when it is installed.
 IMPORT_ERROR: str | None = (None if importlib.util.find_spec("triton") is not None
@@ -51,6 +52,13 @@ def softmax_focal_loss(*args):
     from .softmax import softmax_focal_loss
 
     return softmax_focal_loss(*args)
+
+
+def softmax_focal_loss_soft(*args):
+    """See :func:`focalkit._kernels.triton.softmax.softmax_focal_loss_soft`."""
+    from .softmax import softmax_focal_loss_soft
+
+    return softmax_focal_loss_soft(*args)
 
 
 def index_stats(*args):
