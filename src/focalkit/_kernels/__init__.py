@@ -7,6 +7,8 @@ with the gradient formed by the package's own autograd Function:
 * ``sigmoid_focal_loss(x, y, alpha, gamma, pos_weight, weight, ignore_index, reduction)``
 * ``softmax_focal_loss(x, target, alpha, gamma, ignore_index, reduction)``
 * ``index_stats(x, t, valid)``: per-image, per-class (TP, sum of p, count) of the softmax
+* ``dense_stats(x, q, valid, activation)``: per-image, per-class (TP, sum of p, sum of q) for
+  a target of the input's shape (Triton only)
 
 :mod:`focalkit._kernels.common` holds the formulas that the plain path and the kernels share.
 """

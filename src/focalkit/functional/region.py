@@ -146,8 +146,16 @@ def _dense_stats(input: Tensor, target: Tensor, mode: str, from_logits: bool,
     c = 1 if mode == "binary" else input.shape[1]
     dtype = compute_dtype(input)
     m = input.numel() // max(n * c, 1)
-    x = input.reshape(n, c, m)
-    valid, x, y = mask_ignored(x, target.reshape(n, c, m), ignore_index)
+    x, y = input.reshape(n, c, m), target.reshape(n, c, m)
+    path = _dispatch.choose(input, target, eligible=intersection == "product",
+                            kernels=(_dispatch.TRITON,))
+    if path != _dispatch.PLAIN:
+        valid = None if ignore_index is None else y != ignore_index
+        activation = ("none" if not from_logits
+                      else "softmax" if mode == "multiclass" else "sigmoid")
+        tp, p_sum, q_sum = _dispatch.kernels(path).dense_stats(x, y, valid, activation)
+        return tp, (p_sum - tp).clamp_min(0.0), (q_sum - tp).clamp_min(0.0)
+    valid, x, y = mask_ignored(x, y, ignore_index)
     x, q = x.to(dtype), y.to(dtype)
     if not from_logits:
         p = x

@@ -19,8 +19,8 @@ import os
 
 from ..cpu.lovasz import lovasz_hinge, lovasz_softmax
 
-__all__ = ["IMPORT_ERROR", "INTERPRETED", "accepts", "index_stats", "lovasz_hinge",
-           "lovasz_softmax", "sigmoid_focal_loss", "softmax_focal_loss",
+__all__ = ["IMPORT_ERROR", "INTERPRETED", "accepts", "dense_stats", "index_stats",
+           "lovasz_hinge", "lovasz_softmax", "sigmoid_focal_loss", "softmax_focal_loss",
            "softmax_focal_loss_soft"]
 
 #: Why Triton cannot be used, or None when it is installed.
@@ -66,3 +66,10 @@ def index_stats(*args):
     from .region import index_stats
 
     return index_stats(*args)
+
+
+def dense_stats(*args):
+    """See :func:`focalkit._kernels.triton.region.dense_stats`."""
+    from .region import dense_stats
+
+    return dense_stats(*args)
