@@ -30,7 +30,11 @@ FENCE = re.compile(r"^```(\w+)[^\n]*\n(.*?)^```\s*$", re.MULTILINE | re.DOTALL)
 
 
 def blocks(page: Path, language: str) -> list[str]:
-    return [body for lang, body in FENCE.findall(page.read_text()) if lang == language]
+    return blocks_of(page.read_text(), language)
+
+
+def blocks_of(text: str, language: str) -> list[str]:
+    return [body for lang, body in FENCE.findall(text) if lang == language]
 
 
 @pytest.mark.parametrize("page", PAGES, ids=[p.name for p in PAGES])
@@ -223,3 +227,15 @@ def test_mkdocs_build_strict(tmp_path):
     external = sorted(s for s in scripts if re.match(r"(https?:)?//", s))
     assert not external, f"the site loads scripts from outside: {external}"
     assert (tmp_path / "javascripts" / "mathjax" / "tex-svg-full.js").is_file()
+
+
+def test_readme_quick_start_runs_and_explains_the_scheduler():
+    pytest.importorskip("torch")
+    readme = (ROOT / "README.md").read_text()
+    quick_start = readme[readme.index("## Quick start"):readme.index("\n## ", readme.index(
+        "## Quick start") + 1)]
+    code = blocks_of(quick_start, "python")
+    assert len(code) == 1
+    exec(compile(code[0], "README.md[quick start]", "exec"), {})
+    prose = FENCE.sub("", quick_start)
+    assert "`gamma_start`" in prose and "when it is built" in code[0]
