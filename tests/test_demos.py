@@ -91,11 +91,27 @@ def test_classify_runs_share_initialisation_and_batch_order(tmp_path, capsys):
 
 
 def test_classify_progress_bars_and_default_out(tmp_path, capsys, monkeypatch):
+    import sys
+
     monkeypatch.chdir(tmp_path)
-    printed = _run(["demo", "--epochs", "1", "--losses", "focal-warmup"], capsys)
-    assert "focal g: 0->2 warm-up" in printed.err  # the tqdm bar, on stderr
+    monkeypatch.setattr(sys.stderr, "isatty", lambda: True)
+    printed = _run(["demo", "--epochs", "3", "--losses", "focal-warmup"], capsys)
+    assert "focal g: 0->2 warm-up" in printed.err and "\r" in printed.err  # the tqdm bar
     runs = list((tmp_path / "focalkit-runs").iterdir())
     assert len(runs) == 1 and (runs[0] / "results.json").is_file()
+
+
+def test_a_log_gets_one_line_per_loss_and_rounded_metrics(tmp_path, capsys):
+    """stderr redirected to a file: no carriage-return redraws; results.csv has no float noise."""
+    out = tmp_path / "run"
+    printed = _run(["demo", "--epochs", "3", "--losses", "ce", "focal", "--imbalance", "10",
+                    "--out", str(out)], capsys)
+    assert "\r" not in printed.err
+    lines = printed.err.splitlines()
+    assert len(lines) == 2 and lines[0].startswith("CE: 3/3, loss ")
+    for row in _rows(out):
+        for key in ("accuracy", "balanced_accuracy", "macro_f1", "rare_recall", "seconds"):
+            assert len(row[key].partition(".")[2]) <= 6, (key, row[key])
 
 
 def _write_tiny_mnist(folder, rng):
@@ -213,3 +229,11 @@ def test_synthetic_data_is_seeded_and_sparse():
 def test_format_table_shows_nan_as_dash():
     text = format_table([{"a": "x", "b": float("nan")}], [("a", "A", ""), ("b", "B", ".2f")])
     assert text.splitlines()[-1].split() == ["x", "-"]
+
+
+def test_write_csv_rounds_floats(tmp_path):
+    from focalkit.demos.common import write_csv
+
+    write_csv(tmp_path / "r.csv", [{"name": "ce", "recall": 333 / 400 + 1e-16, "n": 3}],
+              ["name", "recall", "n"])
+    assert (tmp_path / "r.csv").read_text().splitlines() == ["name,recall,n", "ce,0.8325,3"]
