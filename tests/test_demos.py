@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import io
 import json
 
 import numpy as np
@@ -237,3 +238,58 @@ def test_write_csv_rounds_floats(tmp_path):
     write_csv(tmp_path / "r.csv", [{"name": "ce", "recall": 333 / 400 + 1e-16, "n": 3}],
               ["name", "recall", "n"])
     assert (tmp_path / "r.csv").read_text().splitlines() == ["name,recall,n", "ce,0.8325,3"]
+
+
+@pytest.fixture
+def saved_figures(monkeypatch):
+    """The figures the demos save, kept for inspection."""
+    from focalkit.demos import plotting
+
+    figures = []
+    save = plotting.save
+
+    def keep(fig, path):
+        figures.append(fig)
+        return save(fig, path)
+
+    monkeypatch.setattr(plotting, "save", keep)
+    return figures
+
+
+def test_recall_figure_says_which_loss_wins_on_the_rarest_classes(tmp_path, capsys,
+                                                                   saved_figures):
+    _run(["demo", "--epochs", "2", "--quiet", "--losses", "ce", "ce-weighted",
+          "--out", str(tmp_path)], capsys)
+    rows = json.loads((tmp_path / "results.json").read_text())["results"]
+    ax = saved_figures[1].axes[0]
+    texts = [t.get_text() for t in ax.texts]
+    summary = next(t for t in texts if t.startswith("rarest 3 classes (7, 8, 9)"))
+    best = max(rows, key=lambda r: r["rare_recall"])
+    assert f"{best['rare_recall']:.2f}" in summary.split(";")[0]
+    # a value label over each loss's bar of each of the three rarest classes
+    assert sum(t.replace(".", "").isdigit() for t in texts) == 3 * len(rows)
+
+
+def test_detect_precision_recall_curve_at_zero_precision_stays_visible(tmp_path,
+                                                                       saved_figures):
+    from focalkit.demos.detect import plot_results
+
+    flat = {"precision": [0.0] * 5, "recall": [0.0, 0.25, 0.5, 0.75, 1.0]}
+    rows = [{"loss": "bce", "losses": [3.0, 2.0], "diverged": "no", "pr_curve": flat,
+             "average_precision": 0.0}]
+    plot_results(rows, tmp_path, 100, 1.0)
+    ax_pr = saved_figures[0].axes[1]
+    assert ax_pr.get_ylim()[0] < 0 and ax_pr.get_xlim()[0] < 0
+    line = ax_pr.get_lines()[0]
+    assert not line.get_clip_on() and line.get_zorder() > 2.5
+
+
+def test_curves_legend_stays_off_the_shaded_band(tmp_path, saved_figures):
+    from focalkit.demos.plots import focal_curves
+
+    focal_curves([0.0, 2.0], tmp_path / "c.png", stream=io.StringIO())
+    fig = saved_figures[0]
+    fig.draw_without_rendering()
+    ax = fig.axes[0]
+    legend = ax.get_legend().get_window_extent()
+    assert legend.x0 >= ax.get_window_extent().x1  # beside the axes, band included
