@@ -116,16 +116,27 @@ def resolve_device(name: str | None) -> Any:
 
 @contextlib.contextmanager
 def torch_threads(count: int | None) -> Iterator[None]:
-    """Run the body with ``count`` intra-op CPU threads in torch (None: leave as is)."""
+    """Run the body with ``count`` intra-op CPU threads and deterministic algorithms in torch.
+
+    A fixed thread count fixes the order of the floating-point sums inside each kernel, and
+    :func:`torch.use_deterministic_algorithms` (``warn_only``) picks the deterministic kernels
+    where torch has both, so that a demo repeats its numbers exactly on one machine. Another
+    CPU or library build may still round differently. ``count`` None leaves the threads as
+    they are; both settings are restored afterwards.
+    """
     import torch
 
     before = torch.get_num_threads()
+    deterministic = (torch.are_deterministic_algorithms_enabled(),
+                     torch.is_deterministic_algorithms_warn_only_enabled())
     if count is not None:
         torch.set_num_threads(count)
+    torch.use_deterministic_algorithms(True, warn_only=True)
     try:
         yield
     finally:
         torch.set_num_threads(before)
+        torch.use_deterministic_algorithms(deterministic[0], warn_only=deterministic[1])
 
 
 def library_versions() -> dict[str, str]:
