@@ -293,3 +293,31 @@ def test_curves_legend_stays_off_the_shaded_band(tmp_path, saved_figures):
     ax = fig.axes[0]
     legend = ax.get_legend().get_window_extent()
     assert legend.x0 >= ax.get_window_extent().x1  # beside the axes, band included
+
+
+def test_demos_run_with_deterministic_algorithms_and_restore_the_settings():
+    from focalkit.demos.common import torch_threads
+
+    before = torch.are_deterministic_algorithms_enabled()
+    with torch_threads(2):
+        assert torch.get_num_threads() == 2 and torch.are_deterministic_algorithms_enabled()
+    assert torch.get_num_threads() == 1 and torch.are_deterministic_algorithms_enabled() == before
+
+
+def test_every_results_table_is_regenerated_by_one_command():
+    """The README's and the docs' demo tables sit between the markers regenerate fills."""
+    from pathlib import Path
+
+    from focalkit.demos.regenerate import MARKER, replace_results
+
+    root = Path(__file__).resolve().parent.parent
+    for page in (root / "README.md", root / "docs" / "demo-results.md"):
+        text = page.read_text()
+        names = [m.group(1) for m in MARKER.finditer(text)]
+        assert {"classify", "classify-seeds", "segment", "detect", "segment-time"} <= set(names)
+        outside = MARKER.sub("", text)
+        demo = outside[outside.index("## Demo"):]
+        assert "| loss |" not in demo, f"{page.name}: a demo table outside the result markers"
+    text = "a <!-- result: t -->\n| old |\n<!-- /result --> b <!-- result: s -->9 s<!-- /result -->"
+    assert replace_results(text, {"t": "| new |", "s": "7 s"}) == (
+        "a <!-- result: t -->\n| new |\n<!-- /result --> b <!-- result: s -->7 s<!-- /result -->")

@@ -63,14 +63,17 @@ def markdown_table(rows: Sequence[dict], columns: Sequence[tuple[str, str, str]]
 
 
 def replace_results(text: str, results: dict[str, str]) -> str:
-    """Put ``results[NAME]`` between each ``<!-- result: NAME -->`` and ``<!-- /result -->``."""
+    """Put ``results[NAME]`` between each ``<!-- result: NAME -->`` and ``<!-- /result -->``.
+
+    A marker followed by a line break holds a block (a table), one without holds inline text.
+    """
 
     def fill(match: re.Match) -> str:
         name = match.group(1)
         if name not in results:
             return match.group(0)
         body = results[name]
-        sep = "\n" if "\n" in body else ""
+        sep = "\n" if match.group(0).startswith(f"<!-- result: {name} -->\n") else ""
         return f"<!-- result: {name} -->{sep}{body}{sep}<!-- /result -->"
 
     return MARKER.sub(fill, text)
