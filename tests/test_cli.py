@@ -150,3 +150,69 @@ def test_python_m_and_lazy_imports():
     result = subprocess.run([sys.executable, "-m", "focalkit", "--version"],
                             capture_output=True, text=True, timeout=120)
     assert result.returncode == 0 and result.stdout.startswith("focalkit ")
+
+
+def test_data_dir_implies_mnist(tmp_path, capsys):
+    """--data-dir alone trains on MNIST (here: reports the missing file), never on digits."""
+    data = tmp_path / "mnist"
+    data.mkdir()
+    line = _fails(["demo", "--data-dir", str(data), "--quiet", "--out", str(tmp_path / "o")],
+                  capsys, 2)
+    assert "MNIST file missing" in line
+
+
+def test_data_dir_with_digits_is_an_error(tmp_path, capsys):
+    line = _fails(["demo", "--dataset", "digits", "--data-dir", str(tmp_path), "--quiet",
+                   "--out", str(tmp_path / "o")], capsys, 2)
+    assert "--data-dir is for --dataset mnist" in line
+
+
+def test_corrupt_idx_file_exits_2(tmp_path, capsys):
+    from focalkit.demos.data import MNIST_FILES
+
+    data = tmp_path / "mnist"
+    data.mkdir()
+    for stem in MNIST_FILES.values():
+        (data / stem).write_bytes(b"\x00\x00\x08\x01\x00\x00\x00\x05\x01")  # 5 promised, 1 given
+    line = _fails(["demo", "--data-dir", str(data), "--quiet", "--out", str(tmp_path / "o")],
+                  capsys, 2)
+    assert "truncated" in line
+
+
+@pytest.mark.parametrize("argv,title", [
+    (["demo", "--help", "segment"], "focalkit demo segment"),
+    (["demo", "-h", "detect"], "focalkit demo detect"),
+    (["plot", "--help", "schedule"], "focalkit plot schedule"),
+])
+def test_help_before_the_name_shows_that_commands_help(argv, title, capsys):
+    with pytest.raises(SystemExit) as exit:
+        cli.main(argv)
+    assert exit.value.code == 0
+    assert capsys.readouterr().out.startswith(f"usage: {title}")
+
+
+def test_a_loss_of_another_demo_is_pointed_to(capsys):
+    with pytest.raises(SystemExit):
+        cli.main(["demo", "--losses", "dice"])
+    err = capsys.readouterr().err
+    assert "unknown loss 'dice' for classify" in err and "focalkit demo segment" in err
+
+
+@pytest.mark.parametrize("words,option,default", [
+    (["plot", "schedule"], "--gamma-start", "(default: 0.0)"),
+    (["demo", "segment"], "--seed", "(default: 0)"),
+])
+def test_zero_defaults_are_shown(words, option, default, capsys):
+    with pytest.raises(SystemExit):
+        cli.main([*words, "--help"])
+    out = " ".join(capsys.readouterr().out.split())
+    assert default in out[out.rindex(option):out.rindex(option) + 200]
+
+
+def test_plot_out_creates_missing_folders_and_says_so(tmp_path, capsys):
+    path = tmp_path / "a" / "b" / "curves.png"
+    assert cli.main(["plot", "curves", "--out", str(path)]) == 0
+    assert path.is_file()
+    with pytest.raises(SystemExit):
+        cli.main(["plot", "curves", "--help"])
+    assert "missing folders are created" in " ".join(capsys.readouterr().out.split())

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import io
 import json
 
 import numpy as np
@@ -91,11 +92,27 @@ def test_classify_runs_share_initialisation_and_batch_order(tmp_path, capsys):
 
 
 def test_classify_progress_bars_and_default_out(tmp_path, capsys, monkeypatch):
+    import sys
+
     monkeypatch.chdir(tmp_path)
-    printed = _run(["demo", "--epochs", "1", "--losses", "focal-warmup"], capsys)
-    assert "focal g: 0->2 warm-up" in printed.err  # the tqdm bar, on stderr
+    monkeypatch.setattr(sys.stderr, "isatty", lambda: True)
+    printed = _run(["demo", "--epochs", "3", "--losses", "focal-warmup"], capsys)
+    assert "focal g: 0->2 warm-up" in printed.err and "\r" in printed.err  # the tqdm bar
     runs = list((tmp_path / "focalkit-runs").iterdir())
     assert len(runs) == 1 and (runs[0] / "results.json").is_file()
+
+
+def test_a_log_gets_one_line_per_loss_and_rounded_metrics(tmp_path, capsys):
+    """stderr redirected to a file: no carriage-return redraws; results.csv has no float noise."""
+    out = tmp_path / "run"
+    printed = _run(["demo", "--epochs", "3", "--losses", "ce", "focal", "--imbalance", "10",
+                    "--out", str(out)], capsys)
+    assert "\r" not in printed.err
+    lines = printed.err.splitlines()
+    assert len(lines) == 2 and lines[0].startswith("CE: 3/3, loss ")
+    for row in _rows(out):
+        for key in ("accuracy", "balanced_accuracy", "macro_f1", "rare_recall", "seconds"):
+            assert len(row[key].partition(".")[2]) <= 6, (key, row[key])
 
 
 def _write_tiny_mnist(folder, rng):
@@ -213,3 +230,94 @@ def test_synthetic_data_is_seeded_and_sparse():
 def test_format_table_shows_nan_as_dash():
     text = format_table([{"a": "x", "b": float("nan")}], [("a", "A", ""), ("b", "B", ".2f")])
     assert text.splitlines()[-1].split() == ["x", "-"]
+
+
+def test_write_csv_rounds_floats(tmp_path):
+    from focalkit.demos.common import write_csv
+
+    write_csv(tmp_path / "r.csv", [{"name": "ce", "recall": 333 / 400 + 1e-16, "n": 3}],
+              ["name", "recall", "n"])
+    assert (tmp_path / "r.csv").read_text().splitlines() == ["name,recall,n", "ce,0.8325,3"]
+
+
+@pytest.fixture
+def saved_figures(monkeypatch):
+    """The figures the demos save, kept for inspection."""
+    from focalkit.demos import plotting
+
+    figures = []
+    save = plotting.save
+
+    def keep(fig, path):
+        figures.append(fig)
+        return save(fig, path)
+
+    monkeypatch.setattr(plotting, "save", keep)
+    return figures
+
+
+def test_recall_figure_says_which_loss_wins_on_the_rarest_classes(tmp_path, capsys,
+                                                                   saved_figures):
+    _run(["demo", "--epochs", "2", "--quiet", "--losses", "ce", "ce-weighted",
+          "--out", str(tmp_path)], capsys)
+    rows = json.loads((tmp_path / "results.json").read_text())["results"]
+    ax = saved_figures[1].axes[0]
+    texts = [t.get_text() for t in ax.texts]
+    summary = next(t for t in texts if t.startswith("rarest 3 classes (7, 8, 9)"))
+    best = max(rows, key=lambda r: r["rare_recall"])
+    assert f"{best['rare_recall']:.2f}" in summary.split(";")[0]
+    # a value label over each loss's bar of each of the three rarest classes
+    assert sum(t.replace(".", "").isdigit() for t in texts) == 3 * len(rows)
+
+
+def test_detect_precision_recall_curve_at_zero_precision_stays_visible(tmp_path,
+                                                                       saved_figures):
+    from focalkit.demos.detect import plot_results
+
+    flat = {"precision": [0.0] * 5, "recall": [0.0, 0.25, 0.5, 0.75, 1.0]}
+    rows = [{"loss": "bce", "losses": [3.0, 2.0], "diverged": "no", "pr_curve": flat,
+             "average_precision": 0.0}]
+    plot_results(rows, tmp_path, 100, 1.0)
+    ax_pr = saved_figures[0].axes[1]
+    assert ax_pr.get_ylim()[0] < 0 and ax_pr.get_xlim()[0] < 0
+    line = ax_pr.get_lines()[0]
+    assert not line.get_clip_on() and line.get_zorder() > 2.5
+
+
+def test_curves_legend_stays_off_the_shaded_band(tmp_path, saved_figures):
+    from focalkit.demos.plots import focal_curves
+
+    focal_curves([0.0, 2.0], tmp_path / "c.png", stream=io.StringIO())
+    fig = saved_figures[0]
+    fig.draw_without_rendering()
+    ax = fig.axes[0]
+    legend = ax.get_legend().get_window_extent()
+    assert legend.x0 >= ax.get_window_extent().x1  # beside the axes, band included
+
+
+def test_demos_run_with_deterministic_algorithms_and_restore_the_settings():
+    from focalkit.demos.common import torch_threads
+
+    before = torch.are_deterministic_algorithms_enabled()
+    with torch_threads(2):
+        assert torch.get_num_threads() == 2 and torch.are_deterministic_algorithms_enabled()
+    assert torch.get_num_threads() == 1 and torch.are_deterministic_algorithms_enabled() == before
+
+
+def test_every_results_table_is_regenerated_by_one_command():
+    """The README's and the docs' demo tables sit between the markers regenerate fills."""
+    from pathlib import Path
+
+    from focalkit.demos.regenerate import MARKER, replace_results
+
+    root = Path(__file__).resolve().parent.parent
+    for page in (root / "README.md", root / "docs" / "demo-results.md"):
+        text = page.read_text()
+        names = [m.group(1) for m in MARKER.finditer(text)]
+        assert {"classify", "classify-seeds", "segment", "detect", "segment-time"} <= set(names)
+        outside = MARKER.sub("", text)
+        demo = outside[outside.index("## Demo"):]
+        assert "| loss |" not in demo, f"{page.name}: a demo table outside the result markers"
+    text = "a <!-- result: t -->\n| old |\n<!-- /result --> b <!-- result: s -->9 s<!-- /result -->"
+    assert replace_results(text, {"t": "| new |", "s": "7 s"}) == (
+        "a <!-- result: t -->\n| new |\n<!-- /result --> b <!-- result: s -->7 s<!-- /result -->")

@@ -9,6 +9,8 @@
 
 from __future__ import annotations
 
+import importlib
+import importlib.util
 import os
 import re
 import shlex
@@ -30,7 +32,11 @@ FENCE = re.compile(r"^```(\w+)[^\n]*\n(.*?)^```\s*$", re.MULTILINE | re.DOTALL)
 
 
 def blocks(page: Path, language: str) -> list[str]:
-    return [body for lang, body in FENCE.findall(page.read_text()) if lang == language]
+    return blocks_of(page.read_text(), language)
+
+
+def blocks_of(text: str, language: str) -> list[str]:
+    return [body for lang, body in FENCE.findall(text) if lang == language]
 
 
 @pytest.mark.parametrize("page", PAGES, ids=[p.name for p in PAGES])
@@ -42,6 +48,8 @@ def test_python_blocks_run(page, tmp_path, monkeypatch):
     pytest.importorskip("torch")
     import torch
 
+    _importable_smp_losses(monkeypatch)
+
     torch.manual_seed(0)
     threads = torch.get_num_threads()
     torch.set_num_threads(1)  # tiny tensors: extra threads only wait on each other
@@ -52,8 +60,9 @@ def test_python_blocks_run(page, tmp_path, monkeypatch):
             try:
                 exec(compile(source, f"{page.name}[block {number}]", "exec"), namespace)
             except ModuleNotFoundError as err:
-                if (err.name or "").split(".")[0] not in PEERS:
-                    raise
+                name = (err.name or "").split(".")[0]
+                if name not in PEERS or importlib.util.find_spec(name) is not None:
+                    raise  # not a peer, or a peer that is installed but fails to import
                 missing.append(f"block {number} needs {err.name}")
             except Exception as err:
                 raise AssertionError(f"{page.name}, python block {number} failed: {err!r}\n"
@@ -62,6 +71,82 @@ def test_python_blocks_run(page, tmp_path, monkeypatch):
         torch.set_num_threads(threads)
     if missing:
         pytest.skip(f"the other blocks ran; {', '.join(missing)} (not installed)")
+
+
+def _importable_smp_losses(monkeypatch) -> None:
+    """Make ``segmentation_models_pytorch.losses`` importable when smp is installed.
+
+    smp's package ``__init__`` imports its model zoo, which needs torchvision; its losses need
+    none of it. When that import fails, the losses are loaded from their files (as the region
+    tests load them) and registered under the package's name for this test only.
+    """
+    try:
+        importlib.import_module("segmentation_models_pytorch.losses")
+        return
+    except ImportError:
+        if importlib.util.find_spec("segmentation_models_pytorch") is None:
+            return
+    from region_helpers import load_smp_losses
+
+    try:
+        losses = load_smp_losses()
+    except pytest.skip.Exception:
+        return
+    package = type(sys)("segmentation_models_pytorch")
+    package.losses = losses
+    monkeypatch.setitem(sys.modules, "segmentation_models_pytorch", package)
+    monkeypatch.setitem(sys.modules, "segmentation_models_pytorch.losses", losses)
+
+
+MIGRATION = DOCS / "migration.md"
+
+
+def migration_entries() -> list[tuple[str, str | None]]:
+    """The mappings of the migration page and the python block that follows each.
+
+    A mapping is a paragraph that opens with the peer's call in backquotes and names focalkit's
+    after an arrow.
+    """
+    text = MIGRATION.read_text()
+    fenced = []
+
+    def hold(match: re.Match) -> str:
+        fenced.append((match.group(1), match.group(2)))
+        return f"\n\n\0{len(fenced) - 1}\0\n\n"
+
+    paragraphs = [p.strip() for p in FENCE.sub(hold, text).split("\n\n") if p.strip()]
+    entries = []
+    for paragraph, after in zip(paragraphs, paragraphs[1:] + [""], strict=True):
+        if paragraph.startswith("`") and "→" in paragraph:
+            block = re.fullmatch(r"\0(\d+)\0", after)
+            language, body = fenced[int(block.group(1))] if block else (None, None)
+            entries.append((paragraph.splitlines()[0], body if language == "python" else None))
+    return entries
+
+
+def test_every_migration_entry_is_checked():
+    """Each mapping of the migration page is followed by a block that asserts it."""
+    assert "| --- |" not in MIGRATION.read_text(), (
+        "migration.md maps in tables: each mapping needs its check")
+    entries = migration_entries()
+    assert len(entries) >= 30
+    for line, body in entries:
+        assert body is not None, f"migration.md: no python block right after {line!r}"
+        assert "assert " in body, f"migration.md: the block after {line!r} asserts nothing"
+
+
+@pytest.mark.parametrize("peer,module", [("kornia", "kornia.losses"),
+                                         ("monai", "monai.losses"),
+                                         ("smp", "segmentation_models_pytorch.losses")])
+def test_migration_checks_each_installed_peer(peer, module, monkeypatch):
+    """The blocks that name a peer import it, so they run whenever it is installed."""
+    _importable_smp_losses(monkeypatch)
+    code = blocks(MIGRATION, "python")
+    named = [source for source in code if module.split(".")[0] in source]
+    assert len(named) >= 5, f"migration.md checks {peer} in {len(named)} blocks"
+    assert all(f"import {module}" in source or f"from {module} import" in source
+               for source in named)
+    pytest.importorskip(module)
 
 
 def shell_commands() -> list[tuple[str, str]]:
@@ -144,3 +229,15 @@ def test_mkdocs_build_strict(tmp_path):
     external = sorted(s for s in scripts if re.match(r"(https?:)?//", s))
     assert not external, f"the site loads scripts from outside: {external}"
     assert (tmp_path / "javascripts" / "mathjax" / "tex-svg-full.js").is_file()
+
+
+def test_readme_quick_start_runs_and_explains_the_scheduler():
+    pytest.importorskip("torch")
+    readme = (ROOT / "README.md").read_text()
+    quick_start = readme[readme.index("## Quick start"):readme.index("\n## ", readme.index(
+        "## Quick start") + 1)]
+    code = blocks_of(quick_start, "python")
+    assert len(code) == 1
+    exec(compile(code[0], "README.md[quick start]", "exec"), {})
+    prose = FENCE.sub("", quick_start)
+    assert "`gamma_start`" in prose and "when it is built" in code[0]

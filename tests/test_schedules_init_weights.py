@@ -247,3 +247,29 @@ def test_binary_alpha_balances_the_two_classes(fraction):
     alpha = binary_alpha(fraction)
     assert alpha == pytest.approx(1 - fraction)
     assert alpha * fraction == pytest.approx((1 - alpha) * (1 - fraction))
+
+
+def test_alpha_from_class_weights_turns_class_weights_into_the_sigmoid_alpha():
+    from focalkit.weights import alpha_from_class_weights
+
+    counts = [950, 50]
+    assert alpha_from_class_weights(class_weights(counts)) == pytest.approx(binary_alpha(0.05))
+    cb = class_weights(counts=counts, method="effective_number", beta=0.99)
+    assert alpha_from_class_weights(cb) == pytest.approx(float(cb[1] / cb.sum()))
+    assert 0.5 < alpha_from_class_weights(cb) < binary_alpha(0.05)
+    # the positives' weight is alpha, the negatives' 1 - alpha, as in the sigmoid loss
+    x, y = torch.randn(64), (torch.rand(64) < 0.2).float()
+    w = torch.tensor([1.0, 3.0])
+    weighted = nn.functional.binary_cross_entropy_with_logits(
+        x, y, weight=torch.where(y == 1, w[1], w[0]), reduction="sum")
+    ours = SigmoidFocalLoss(alpha=alpha_from_class_weights(w), gamma=0.0, reduction="sum")(x, y)
+    assert torch.allclose(ours * w.sum(), weighted)
+
+
+@pytest.mark.parametrize("weights", [[1.0], [1.0, 2.0, 3.0], [0.0, 0.0], [-1.0, 2.0],
+                                     [1.0, float("inf")]])
+def test_alpha_from_class_weights_rejects(weights):
+    from focalkit.weights import alpha_from_class_weights
+
+    with pytest.raises(ValueError, match="weights must be two finite weights"):
+        alpha_from_class_weights(weights)

@@ -24,6 +24,8 @@ from torch.autograd import forward_ad
 from . import backends
 
 PLAIN, BLOCKED, TRITON = "plain", "blocked", "triton"
+#: The kernel backends a loss with both kinds of kernel offers.
+KERNELS = (BLOCKED, TRITON)
 
 
 def is_compiling() -> bool:
@@ -66,7 +68,7 @@ def _triton_importable() -> bool:
 
 
 def choose(input: Tensor, *others: object, eligible: bool = True,
-           kernels: tuple[str, ...] = (BLOCKED, TRITON)) -> str:
+           kernels: tuple[str, ...] = KERNELS) -> str:
     """Which implementation computes this call: ``"plain"``, ``"blocked"`` or ``"triton"``.
 
     Args:

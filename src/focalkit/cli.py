@@ -38,7 +38,8 @@ class _HelpFormatter(argparse.ArgumentDefaultsHelpFormatter):
 
     def _get_help_string(self, action: argparse.Action) -> str | None:
         text = action.help or ""
-        if "default" in text or action.default in (None, False, argparse.SUPPRESS):
+        if "default" in text or action.default is None or action.default is False or (
+                action.default == argparse.SUPPRESS):
             return text
         return super()._get_help_string(action)
 
@@ -98,16 +99,31 @@ def _real(low: float, high: float | None = None, *, low_open: bool = False,
     return parse
 
 
-def _choices_list(choices: Sequence[str]) -> Callable[[str], list[str]]:
+def _other_demos(demo: str) -> dict[str, str]:
+    """Loss name -> the other demo that trains it, for the hint of ``--losses``."""
+    from .demos import classify, detect, segment
+
+    found: dict[str, str] = {}
+    for name, module in (("segment", segment), ("detect", detect), ("classify", classify)):
+        if name != demo:
+            for key in module.LOSSES:
+                found.setdefault(key, name)
+    return found
+
+
+def _choices_list(choices: Sequence[str], demo: str) -> Callable[[str], list[str]]:
     """Parse ``a,b`` (or one name per argument, flattened later) against ``choices``."""
 
     def parse(text: str) -> list[str]:
         names = [name.strip() for name in text.split(",") if name.strip()]
         unknown = [name for name in names if name not in choices]
         if unknown or not names:
+            elsewhere = _other_demos(demo)
+            hints = [f"{name!r} is a loss of 'focalkit demo {elsewhere[name]}'"
+                     for name in unknown if name in elsewhere]
             raise argparse.ArgumentTypeError(
-                f"unknown loss {', '.join(map(repr, unknown or [text]))}; choose from "
-                f"{', '.join(choices)}")
+                f"unknown loss {', '.join(map(repr, unknown or [text]))} for {demo}; choose "
+                f"from {', '.join(choices)}" + "".join(f" ({hint})" for hint in hints))
         return names
 
     return parse
@@ -125,9 +141,10 @@ def _flatten(lists: list[list[str]] | None, default: Sequence[str]) -> list[str]
 
 
 def _add_common(p: argparse.ArgumentParser, losses: dict[str, tuple[str, str]],
-                seed_help: str) -> None:
+                seed_help: str, demo: str) -> None:
     names = ", ".join(losses)
-    p.add_argument("--losses", nargs="+", type=_choices_list(tuple(losses)), metavar="LOSS",
+    p.add_argument("--losses", nargs="+", type=_choices_list(tuple(losses), demo),
+                   metavar="LOSS",
                    help=f"losses to train, in this order, as separate words or comma-separated "
                         f"(default: all of {names})")
     p.add_argument("--seed", type=_non_negative_int, default=0,
@@ -147,7 +164,7 @@ def _add_common(p: argparse.ArgumentParser, losses: dict[str, tuple[str, str]],
 
 
 def _add_synthetic(p: argparse.ArgumentParser, defaults: dict[str, int],
-                   losses: dict[str, tuple[str, str]], size_help: str) -> None:
+                   losses: dict[str, tuple[str, str]], size_help: str, demo: str) -> None:
     """The options of a demo on synthetic images, then the common ones."""
     p.add_argument("--train-images", type=_positive_int, default=defaults["train_images"],
                    help="number of synthetic training images")
@@ -155,7 +172,7 @@ def _add_synthetic(p: argparse.ArgumentParser, defaults: dict[str, int],
                    help="number of synthetic held-out images")
     p.add_argument("--size", type=_int_range(16, 1024), default=defaults["size"],
                    help=size_help)
-    _add_common(p, losses, "images, initial weights and batch order")
+    _add_common(p, losses, "images, initial weights and batch order", demo)
 
 
 _CLASSIFY_DESCRIPTION = (
@@ -172,13 +189,14 @@ _CLASSIFY_DESCRIPTION = (
 def _classify_options(p: argparse.ArgumentParser) -> None:
     from .demos.classify import DATASETS, DEFAULT_EPOCHS, LOSSES
 
-    p.add_argument("--dataset", choices=DATASETS, default="digits",
+    p.add_argument("--dataset", choices=DATASETS, default=None,
                    help="digits: scikit-learn's bundled 8x8 digits (1,797 images, nothing to "
-                        "download); mnist: MNIST from local IDX files in --data-dir")
+                        "download); mnist: MNIST from local IDX files in --data-dir (default: "
+                        "mnist when --data-dir is given, else digits)")
     p.add_argument("--data-dir", metavar="DIR", default=None,
                    help="folder with train-images-idx3-ubyte, train-labels-idx1-ubyte, "
                         "t10k-images-idx3-ubyte and t10k-labels-idx1-ubyte (each may be .gz); "
-                        "needed for --dataset mnist; nothing is ever downloaded")
+                        "implies --dataset mnist; nothing is ever downloaded")
     p.add_argument("--imbalance", metavar="RHO", type=_real(1.0), default=50.0,
                    help="imbalance ratio: class k keeps n_max * RHO**(-k/(C-1)) training "
                         "images; 1 keeps the classes balanced")
@@ -187,7 +205,7 @@ def _classify_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--beta", type=_real(0.0, 1.0, high_open=True), default=0.99,
                    help="beta of the effective number of samples, (1 - beta**n) / (1 - beta), "
                         "for focal-cb")
-    _add_common(p, LOSSES, "data split, initial weights and batch order")
+    _add_common(p, LOSSES, "data split, initial weights and batch order", "classify")
     p.set_defaults(run=_run_classify, all_losses=tuple(LOSSES))
 
 
@@ -213,7 +231,7 @@ def _add_segment(sub: argparse._SubParsersAction) -> None:
         formatter_class=_HelpFormatter)
     p.add_argument("--epochs", type=_positive_int, default=DEFAULTS["epochs"],
                    help="passes over the training images for each loss")
-    _add_synthetic(p, DEFAULTS, LOSSES, "image side in pixels (at least 16)")
+    _add_synthetic(p, DEFAULTS, LOSSES, "image side in pixels (at least 16)", "segment")
     p.set_defaults(run=_run_segment, all_losses=tuple(LOSSES))
 
 
@@ -234,7 +252,8 @@ def _add_detect(sub: argparse._SubParsersAction) -> None:
         formatter_class=_HelpFormatter)
     p.add_argument("--steps", type=_positive_int, default=DEFAULTS["steps"],
                    help="SGD steps for each loss")
-    _add_synthetic(p, DEFAULTS, LOSSES, "side of the anchor grid; 3 anchors per position")
+    _add_synthetic(p, DEFAULTS, LOSSES, "side of the anchor grid; 3 anchors per position",
+                   "detect")
     p.set_defaults(run=_run_detect, all_losses=tuple(LOSSES))
 
 
@@ -254,7 +273,8 @@ def _add_plot(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--gammas", nargs="+", type=_real(0.0), default=[0.0, 0.5, 1.0, 2.0, 5.0],
                    metavar="GAMMA", help="focusing parameters, one curve each")
     p.add_argument("--out", metavar="PNG", default="focal_loss_curves.png",
-                   help="file to write the figure to")
+                   help="file to write the figure to; missing folders are created, as for the "
+                        "demos' --out")
     p.add_argument("--table", action="store_true",
                    help="also print the loss values at a few p_t as a text table")
     p.set_defaults(run=_run_curves)
@@ -277,7 +297,8 @@ def _add_plot(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--steps", type=_positive_int, default=None,
                    help="steps to draw (default: 1.25 x --total-steps)")
     p.add_argument("--out", metavar="PNG", default="gamma_schedule.png",
-                   help="file to write the figure to")
+                   help="file to write the figure to; missing folders are created, as for the "
+                        "demos' --out")
     p.add_argument("--table", action="store_true",
                    help="also print gamma at a few steps as a text table")
     p.set_defaults(run=_run_schedule)
@@ -317,10 +338,22 @@ def _common_config(args: argparse.Namespace) -> dict:
                 device=args.device, out=args.out, quiet=args.quiet, threads=args.threads)
 
 
+def _dataset(args: argparse.Namespace) -> str:
+    """The dataset to train on: ``--dataset``, else mnist when ``--data-dir`` is given."""
+    from .demos.common import DemoError
+
+    if args.dataset is None:
+        return "digits" if args.data_dir is None else "mnist"
+    if args.dataset == "digits" and args.data_dir is not None:
+        raise DemoError("--data-dir is for --dataset mnist; the digits ship with scikit-learn "
+                        "(drop --data-dir, or use --dataset mnist)", status=2)
+    return args.dataset
+
+
 def _run_classify(args: argparse.Namespace) -> None:
     from .demos.classify import ClassifyConfig, run
 
-    run(ClassifyConfig(dataset=args.dataset, data_dir=args.data_dir, imbalance=args.imbalance,
+    run(ClassifyConfig(dataset=_dataset(args), data_dir=args.data_dir, imbalance=args.imbalance,
                        epochs=args.epochs, beta=args.beta, **_common_config(args)))
 
 
@@ -352,6 +385,20 @@ def _run_schedule(args: argparse.Namespace) -> None:
                     milestones=args.milestones, steps=args.steps, table=args.table)
 
 
+_SUBCOMMANDS = {"demo": ("classify", "segment", "detect"), "plot": ("curves", "schedule")}
+
+
+def _help_last(argv: list[str]) -> list[str]:
+    """``focalkit demo --help segment`` asks for segment's help: move the name before it."""
+    if not argv or argv[0] not in _SUBCOMMANDS or not {"-h", "--help"} & set(argv):
+        return argv
+    help_at = min(argv.index(flag) for flag in ("-h", "--help") if flag in argv)
+    names = [word for word in argv[help_at + 1:] if word in _SUBCOMMANDS[argv[0]]]
+    if not names or any(word in _SUBCOMMANDS[argv[0]] for word in argv[1:help_at]):
+        return argv
+    return [argv[0], names[0], "--help"]
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the ``focalkit`` command.
 
@@ -359,13 +406,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         argv: the arguments after the program name. Default: ``sys.argv[1:]``.
 
     Returns:
-        int: the exit status: 0 on success, 2 for a bad option or output folder, 1 for any
-        other problem the user can fix (a missing optional package, unreadable data); such
-        problems are reported on one line of stderr, without a traceback.
+        int: the exit status: 0 on success, 2 for a bad option, output folder or data file
+        (missing, unreadable or corrupt), 1 for a missing optional package; such problems are
+        reported on one line of stderr, without a traceback.
     """
     from .demos.common import DemoError
 
-    argv = list(sys.argv[1:] if argv is None else argv)
+    argv = _help_last(list(sys.argv[1:] if argv is None else argv))
     parser = build_parser()
     args = parser.parse_args(argv)
     try:

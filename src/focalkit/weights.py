@@ -10,7 +10,7 @@ from torch import Tensor
 
 from ._checks import check_choice, check_real
 
-__all__ = ["class_weights", "binary_alpha"]
+__all__ = ["class_weights", "binary_alpha", "alpha_from_class_weights"]
 
 METHODS = ("inverse", "sqrt_inverse", "effective_number")
 
@@ -166,3 +166,38 @@ def binary_alpha(pos_fraction: float) -> float:
     f = check_real("pos_fraction", pos_fraction, low=0.0, high=1.0, low_open=True,
                    high_open=True)
     return 1.0 - f
+
+
+def alpha_from_class_weights(weights: object) -> float:
+    r"""The sigmoid loss's ``alpha`` from the two class weights of a binary problem.
+
+    :func:`class_weights` returns one weight per class, ``(w_0, w_1)`` for negatives and
+    positives, while the sigmoid focal loss takes the positives' share as one number:
+
+    .. math::
+        \alpha = \frac{w_1}{w_0 + w_1}
+
+    With inverse-frequency weights this is :func:`binary_alpha` of the positive fraction.
+
+    Args:
+        weights: two non-negative weights, negatives first, not both zero (a sequence, array
+            or tensor).
+
+    Returns:
+        float: ``alpha`` in [0, 1].
+
+    Raises:
+        TypeError: if ``weights`` is not a 1-D collection of numbers.
+        ValueError: if it does not hold exactly two finite weights >= 0 with a positive sum.
+
+    Example:
+        >>> from focalkit.weights import alpha_from_class_weights, binary_alpha, class_weights
+        >>> alpha = alpha_from_class_weights(class_weights([950, 50]))
+        >>> round(alpha, 6), binary_alpha(0.05)
+        (0.95, 0.95)
+    """
+    w = _as_array("weights", weights).astype(np.float64)
+    if w.shape != (2,) or not np.isfinite(w).all() or (w < 0).any() or w.sum() <= 0:
+        raise ValueError(f"weights must be two finite weights >= 0 (negatives, positives) "
+                         f"with a positive sum; got {w.tolist()}")
+    return float(w[1] / w.sum())

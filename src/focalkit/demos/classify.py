@@ -298,20 +298,56 @@ def plot_results(rows: list[dict], split: Any, cfg: ClassifyConfig, out: Any) ->
                  f"{split.num_classes}, seed {cfg.seed}", fontsize=10)
     paths = [save(fig, out / "training_loss.png")]
 
+    fig = recall_figure(rows, split, cfg)
+    paths.append(save(fig, out / "per_class_recall.png"))
+    return paths
+
+
+def rarest_summary(rows: list[dict], train_counts: list[int]) -> str:
+    """One line naming the loss with the best mean recall on the rarest classes.
+
+    Example:
+        >>> from focalkit.demos.classify import rarest_summary
+        >>> rows = [{"loss": "ce", "rare_recall": 0.5}, {"loss": "focal", "rare_recall": 0.6}]
+        >>> rarest_summary(rows, [50, 20, 9, 4, 1])
+        'rarest 3 classes (2, 3, 4): best mean recall focal (γ=2), 0.60; cross entropy 0.50'
+    """
+    rarest = sorted(np.argsort(train_counts, kind="stable")[:RARE].tolist())
+    ranked = sorted(rows, key=lambda row: -row["rare_recall"])
+    best, rest = ranked[0], ranked[1:]
+    others = "; ".join(f"{LOSSES[row['loss']][1]} {row['rare_recall']:.2f}" for row in rest)
+    return (f"rarest {len(rarest)} classes ({', '.join(map(str, rarest))}): best mean recall "
+            f"{LOSSES[best['loss']][1]}, {best['rare_recall']:.2f}" + (f"; {others}"
+                                                                        if others else ""))
+
+
+def recall_figure(rows: list[dict], split: Any, cfg: ClassifyConfig) -> Any:
+    """The per-class recall bars, with the values on the rarest classes and who wins there."""
+    from .plotting import colour, figure
+
     c = split.num_classes
-    fig, ax = figure(max(8.0, 0.9 * c + 2), 4.0)
+    rarest = set(np.argsort(split.train_counts, kind="stable")[:RARE].tolist())
+    fig, ax = figure(max(8.0, 0.9 * c + 2), 4.4)
     width = 0.8 / max(len(rows), 1)
     positions = np.arange(c)
     for i, row in enumerate(rows):
-        ax.bar(positions + (i - (len(rows) - 1) / 2) * width, row["per_class_recall"],
-               width=width, color=colour(i), label=LOSSES[row["loss"]][1])
+        x = positions + (i - (len(rows) - 1) / 2) * width
+        bars = ax.bar(x, row["per_class_recall"], width=width, color=colour(i),
+                      label=f"{LOSSES[row['loss']][1]} (rarest {RARE}: {row['rare_recall']:.2f})")
+        for k in sorted(rarest):
+            value = row["per_class_recall"][k]
+            ax.annotate(f"{value:.2f}", (bars[k].get_x() + width / 2, value), xytext=(0, 2),
+                        textcoords="offset points", ha="center", va="bottom", rotation=90,
+                        fontsize=7)
     ax.set_xticks(positions, [f"{k}\nn={n}" for k, n in enumerate(split.train_counts)])
     ax.set_xlabel("class (n = training images; frequent → rare)")
     ax.set_ylabel("recall on held-out data")
-    ax.set_ylim(0, 1.05)
+    ax.set_ylim(0, 1.18)
+    ax.set_yticks(np.linspace(0, 1, 6))
     ax.set_title(f"Per-class recall by loss, imbalance ρ = {cfg.imbalance:g}")
+    ax.text(0.5, 1.0, rarest_summary(rows, split.train_counts), transform=ax.transAxes,
+            ha="center", va="top", fontsize=8.5)
     ax.grid(axis="x", visible=False)
     fig.legend(*ax.get_legend_handles_labels(), loc="outside lower center",
                ncols=min(len(rows), 3))
-    paths.append(save(fig, out / "per_class_recall.png"))
-    return paths
+    return fig

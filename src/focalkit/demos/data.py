@@ -92,12 +92,12 @@ def _split_long_tail(x: np.ndarray, y: np.ndarray, num_classes: int, rho: float,
     by_class = [rng.permutation(np.flatnonzero(y == k)) for k in range(num_classes)]
     if any(len(idx) == 0 for idx in by_class):
         empty = [k for k, idx in enumerate(by_class) if len(idx) == 0]
-        raise DemoError(f"the data has no images of class(es) {empty}")
+        raise DemoError(f"the data has no images of class(es) {empty}", status=2)
     held = 0 if test_per_class is None else test_per_class
     n_max = min(len(idx) for idx in by_class) - held
     if n_max < 1:
         raise DemoError(f"too few images per class ({n_max + held}) to hold out {held} per "
-                        f"class for testing")
+                        f"class for testing", status=2)
     counts = long_tail_counts(n_max, num_classes, rho)
     train = np.concatenate([idx[held:held + n] for idx, n in zip(by_class, counts, strict=True)])
     test = np.concatenate([idx[:held] for idx in by_class])
@@ -140,7 +140,7 @@ def read_idx(path: str | Path) -> np.ndarray:
         np.ndarray: the array with the shape and dtype stored in the header.
 
     Raises:
-        DemoError: if the file is missing, is not IDX, or is truncated.
+        DemoError: (status 2) if the file is missing, is not IDX, or is truncated.
 
     Example:
         >>> import tempfile, pathlib
@@ -158,20 +158,21 @@ def read_idx(path: str | Path) -> np.ndarray:
         with opener(path, "rb") as f:
             raw = f.read()
     except FileNotFoundError:
-        raise DemoError(f"file not found: {path}") from None
+        raise DemoError(f"file not found: {path}", status=2) from None
     except (OSError, EOFError) as err:
-        raise DemoError(f"cannot read {path}: {err}") from None
+        raise DemoError(f"cannot read {path}: {err}", status=2) from None
     if len(raw) < 4 or raw[0] != 0 or raw[1] != 0 or raw[2] not in _IDX_DTYPES:
-        raise DemoError(f"{path} is not an IDX file (bad magic number)")
+        raise DemoError(f"{path} is not an IDX file (bad magic number)", status=2)
     ndim = raw[3]
     header = 4 + 4 * ndim
     if len(raw) < header:
-        raise DemoError(f"{path} is truncated (incomplete IDX header)")
+        raise DemoError(f"{path} is truncated (incomplete IDX header)", status=2)
     shape = tuple(int(d) for d in np.frombuffer(raw, dtype=">u4", count=ndim, offset=4))
     dtype = np.dtype(_IDX_DTYPES[raw[2]])
     size = math.prod(shape)
     if len(raw) - header < size * dtype.itemsize:
-        raise DemoError(f"{path} is truncated: the header promises shape {shape}")
+        raise DemoError(f"{path} is truncated: the header promises shape {shape}",
+                         status=2)
     return np.frombuffer(raw, dtype=dtype, count=size, offset=header).reshape(shape)
 
 
@@ -223,7 +224,7 @@ def load_mnist_long_tail(data_dir: str | Path, rho: float, seed: int) -> Split:
         Split: flattened pixels scaled from 0..255 to [0, 1].
 
     Raises:
-        DemoError: for a missing or malformed file.
+        DemoError: (status 2) for a missing or malformed file.
     """
     paths = {key: find_mnist_file(data_dir, stem) for key, stem in MNIST_FILES.items()}
     arrays = {key: read_idx(path) for key, path in paths.items()}
@@ -231,7 +232,7 @@ def load_mnist_long_tail(data_dir: str | Path, rho: float, seed: int) -> Split:
         images, labels = arrays[f"{part}_images"], arrays[f"{part}_labels"]
         if images.ndim != 3 or labels.ndim != 1 or len(images) != len(labels):
             raise DemoError(f"{paths[part + '_images']} and {paths[part + '_labels']} do not "
-                            f"match: images {images.shape}, labels {labels.shape}")
+                            f"match: images {images.shape}, labels {labels.shape}", status=2)
     num_classes = int(arrays["train_labels"].max()) + 1
     rng = np.random.default_rng(seed)
 
@@ -243,7 +244,7 @@ def load_mnist_long_tail(data_dir: str | Path, rho: float, seed: int) -> Split:
     xt, yt = flat(arrays["test_images"]), arrays["test_labels"].astype(np.int64)
     per_class = min(int((yt == k).sum()) for k in range(num_classes))
     if per_class == 0:
-        raise DemoError("the MNIST test files lack images of some class")
+        raise DemoError("the MNIST test files lack images of some class", status=2)
     test = np.concatenate([rng.permutation(np.flatnonzero(yt == k))[:per_class]
                            for k in range(num_classes)])
     side = arrays["train_images"].shape[1]

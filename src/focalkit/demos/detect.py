@@ -243,20 +243,21 @@ def plot_results(rows: list[dict], out: Any, anchors: int, positives: float) -> 
         if row["diverged"] == "yes" and keep:
             ax_loss.plot(*keep[-1], marker="x", color=colour(i), ms=9, mew=2)
         if row["pr_curve"] is not None:
+            # drawn over the axes' spines, so that a curve along precision 0 stays visible
             ax_pr.plot(row["pr_curve"]["recall"], row["pr_curve"]["precision"],
-                       color=colour(i), lw=1.8,
+                       color=colour(i), lw=1.8, clip_on=False, zorder=3,
                        label=f"{name}: AP {row['average_precision']:.3f}")
     ax_loss.set_yscale("log")
     ax_loss.set_xlabel("training step")
     ax_loss.set_ylabel("loss / positive anchor (log scale)")
     ax_loss.set_title("Training loss")
     ax_loss.legend(loc="upper right")
-    ax_pr.set_xlim(0, 1)
-    ax_pr.set_ylim(0, 1.02)
+    ax_pr.set_xlim(-0.02, 1.02)
+    ax_pr.set_ylim(-0.04, 1.04)
     ax_pr.set_xlabel("recall")
     ax_pr.set_ylabel("precision")
     ax_pr.set_title("Held-out precision-recall")
-    ax_pr.legend(loc="lower left")
+    ax_pr.legend(loc="center left")
     fig.suptitle(f"Dense detection toy: {anchors:,} anchors per image, "
                  f"{positives:.0f} positive", fontsize=10)
     return [save(fig, out / "detect_loss.png")]

@@ -83,7 +83,7 @@ def focal_curves(gammas: Sequence[float], out: str | Path, *, table: bool = Fals
     grid = np.linspace(0.0, 1.0, 401)[1:]
     values = focal_loss_values(gammas, grid.tolist())
 
-    fig, ax = figure(6.4, 4.4)
+    fig, ax = figure(7.6, 4.4)
     ax.axvspan(0.6, 1.0, color="#bbbbbb", alpha=0.25, lw=0)
     ax.text(0.8, 4.6, "well-classified\nexamples", ha="center", va="top", fontsize=9,
             color="#444444")
@@ -95,7 +95,7 @@ def focal_curves(gammas: Sequence[float], out: str | Path, *, table: bool = Fals
     ax.set_xlabel("probability of the true class, $p_t$")
     ax.set_ylabel("loss")
     ax.set_title(r"Focal loss $-(1-p_t)^\gamma\,\log p_t$")
-    ax.legend(loc="upper right", bbox_to_anchor=(1.0, 0.82))
+    ax.legend(loc="upper left", bbox_to_anchor=(1.02, 1.0))  # beside the shaded band
     save(fig, path)
 
     if table:

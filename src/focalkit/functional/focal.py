@@ -392,12 +392,18 @@ def softmax_focal_loss(input: Tensor, target: Tensor, *, alpha: AlphaLike = None
                              f"ignore_index={ignore_index}")
         check_unit_interval("target", target)
 
+    # Label smoothing and probability targets have a Triton kernel only.
+    soft = not is_index or label_smoothing != 0.0
     path = _dispatch.choose(input, target, alpha,
-                            eligible=is_index and label_smoothing == 0.0)
-    if path != _dispatch.PLAIN:
+                            kernels=(_dispatch.TRITON,) if soft else _dispatch.KERNELS)
+    kernels = _dispatch.kernels(path)
+    if kernels is not None:
         # Without grad mode (evaluation) the kernels skip the gradient pass.
         logits = input if torch.is_grad_enabled() else input.detach()
-        return _dispatch.kernels(path).softmax_focal_loss(logits, target, alpha, gamma,
-                                                     ignore_index, reduction)
+        if soft:
+            return kernels.softmax_focal_loss_soft(logits, target, alpha, gamma, ignore_index,
+                                                   label_smoothing, is_index, reduction)
+        return kernels.softmax_focal_loss(logits, target, alpha, gamma, ignore_index,
+                                          reduction)
     return _softmax_focal_plain(input, target, alpha, gamma, ignore_index, label_smoothing,
                                 is_index, reduction)
