@@ -3,19 +3,27 @@
 This is the single source of truth: every module in :mod:`focalkit.nn` calls one of these.
 """
 
+from .asymmetric import asymmetric_loss
+from .detection import distribution_focal_loss, quality_focal_loss, varifocal_loss
 from .focal import focal_modulation, sigmoid_focal_loss, softmax_focal_loss
 from .lovasz import lovasz_grad, lovasz_hinge_loss, lovasz_softmax_loss
+from .poly import poly1_cross_entropy
 from .region import dice_loss, jaccard_loss, region_stats, tversky_loss
 
 __all__ = [
+    "asymmetric_loss",
     "dice_loss",
+    "distribution_focal_loss",
     "focal_modulation",
     "jaccard_loss",
     "lovasz_grad",
     "lovasz_hinge_loss",
     "lovasz_softmax_loss",
+    "poly1_cross_entropy",
+    "quality_focal_loss",
     "region_stats",
     "sigmoid_focal_loss",
     "softmax_focal_loss",
     "tversky_loss",
+    "varifocal_loss",
 ]

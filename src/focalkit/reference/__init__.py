@@ -11,6 +11,7 @@ learn what it computes, or to see why ``cross_entropy == nll_loss(log_softmax(x)
 True
 """
 
+from .asymmetric import asymmetric_loss
 from .core import (
     binary_cross_entropy,
     binary_cross_entropy_with_logits,
@@ -21,15 +22,19 @@ from .core import (
     sigmoid,
     softmax,
 )
+from .detection import distribution_focal_loss, quality_focal_loss, varifocal_loss
 from .focal import sigmoid_focal_loss, softmax_focal_loss
 from .lovasz import lovasz_grad, lovasz_hinge_loss, lovasz_softmax_loss
+from .poly import poly1_cross_entropy
 from .region import dice_loss, jaccard_loss, region_stats, tversky_loss
 
 __all__ = [
+    "asymmetric_loss",
     "binary_cross_entropy",
     "binary_cross_entropy_with_logits",
     "cross_entropy",
     "dice_loss",
+    "distribution_focal_loss",
     "jaccard_loss",
     "log_sigmoid",
     "log_softmax",
@@ -37,10 +42,13 @@ __all__ = [
     "lovasz_hinge_loss",
     "lovasz_softmax_loss",
     "nll_loss",
+    "poly1_cross_entropy",
+    "quality_focal_loss",
     "region_stats",
     "sigmoid",
     "sigmoid_focal_loss",
     "softmax",
     "softmax_focal_loss",
     "tversky_loss",
+    "varifocal_loss",
 ]

@@ -1,0 +1,1 @@
+"""Closed-form autograd Functions behind the functional losses."""

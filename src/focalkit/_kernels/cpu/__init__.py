@@ -1,0 +1,1 @@
+"""Kernels for CPU tensors, written with eager PyTorch operations on cache-sized blocks."""
