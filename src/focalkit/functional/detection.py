@@ -17,7 +17,6 @@ import torch
 from torch import Tensor
 
 from .._checks import (
-    check_broadcastable,
     check_float_tensor,
     check_ignore_index,
     check_real,
@@ -287,7 +286,13 @@ def distribution_focal_loss(input: Tensor, target: Tensor, *, reduction: str = "
     ignore_index = check_ignore_index(ignore_index)
     if weight is not None:
         check_float_tensor("weight", weight)
-        check_broadcastable("weight", weight, target.shape)
+        try:
+            fits = torch.broadcast_shapes(weight.shape, target.shape) == target.shape
+        except RuntimeError:
+            fits = False
+        if not fits:
+            raise ValueError(f"weight must be broadcastable to the target shape "
+                             f"{tuple(target.shape)}; got shape {tuple(weight.shape)}")
     bins = input.shape[-1]
     _check_offsets(target, bins - 1, ignore_index)
     dtype = compute_dtype(input)
