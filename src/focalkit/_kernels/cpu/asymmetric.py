@@ -6,8 +6,8 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from ...functional.focal import _pow_gamma, _pow_gamma_minus_one
 from . import _elementwise
+from ._power import power, power_minus_one
 
 
 def asymmetric_terms(x: Tensor, y: Tensor, gamma_pos: float, gamma_neg: float, clip: float, *,
@@ -33,33 +33,42 @@ def asymmetric_terms(x: Tensor, y: Tensor, gamma_pos: float, gamma_neg: float, c
     taken from the logits: :math:`\log p` is ``logsigmoid(x)``, and :math:`\log(1 - p_m)` is
     ``logsigmoid(-x)`` without clipping and :math:`\log\min(q + c, 1) \ge \log c` with it.
     """
-    p = torch.sigmoid(x)
-    q = torch.sigmoid(-x)
+    # p and q from log p: one logsigmoid and two exps, all accurate (log q = log p - x).
     log_p = F.logsigmoid(x)
+    p = torch.exp(log_p)
+    log_q = log_p - x
+    q = torch.exp(log_q)
     if clip > 0.0:
         shifted = torch.clamp_min(p - clip, 0.0)
         log_rest = torch.log(torch.clamp_max(q + clip, 1.0))
     else:
-        shifted = p
-        log_rest = F.logsigmoid(-x)
-    pos_factor = _pow_gamma(q, gamma_pos)
-    neg_factor = _pow_gamma(shifted, gamma_neg)
-    pos_term = pos_factor * log_p
-    neg_term = neg_factor * log_rest
-    loss = -y * pos_term - (1.0 - y) * neg_term
+        shifted, log_rest = p, log_q
+    pos_factor = power(q, gamma_pos)
+    neg_factor = power(shifted, gamma_neg)
+    pos_term = log_p if pos_factor is None else pos_factor * log_p
+    neg_term = log_rest if neg_factor is None else neg_factor * log_rest
+    # 0 - (...) rather than a negation: an entry below the margin is +0, not -0.
+    loss = 0.0 - torch.lerp(neg_term, pos_term, y)
     if not with_grad:
         return loss, None
-    d_pos = q if gamma_pos == 0.0 else pos_factor * (q - gamma_pos * p * log_p)
+    if pos_factor is None:
+        d_pos = q
+    else:
+        d_pos = pos_factor * torch.addcmul(q, p, log_p, value=-gamma_pos)
     pq = p * q
     if clip > 0.0:
-        ratio = torch.where(shifted > 0, pq / (q + clip), 0.0)
+        ratio = pq / (q + clip)
+        if neg_factor is None:
+            # Below the margin B is constant; with gamma_neg > 0 its factor is 0 there.
+            ratio = ratio * torch.sign(shifted)
     else:
         ratio = p
-    d_neg = -neg_factor * ratio
+    d_neg = -ratio if neg_factor is None else -(neg_factor * ratio)
     if gamma_neg != 0.0:
-        d_neg = d_neg + gamma_neg * _pow_gamma_minus_one(shifted, gamma_neg) * pq * log_rest
-    grad = -y * d_pos - (1.0 - y) * d_neg
-    return loss, grad
+        lower = power_minus_one(shifted, gamma_neg)
+        slope = pq * log_rest if lower is None else lower * pq * log_rest
+        d_neg = torch.add(d_neg, slope, alpha=gamma_neg)
+    return loss, torch.lerp(d_neg, d_pos, y).neg()
 
 
 def asymmetric_loss(input: Tensor, target: Tensor, gamma_pos: float, gamma_neg: float,

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import torch
+import torch.nn.functional as F
 from torch import Tensor
 
-from ...functional.focal import _pow_gamma
 from . import _elementwise
+from ._power import power
 
 
 def varifocal_terms(x: Tensor, t: Tensor, alpha: float, gamma: float, iou_weighted: bool, *,
@@ -26,18 +27,23 @@ def varifocal_terms(x: Tensor, t: Tensor, alpha: float, gamma: float, iou_weight
     :math:`b = \mathrm{softplus}(x)`. :math:`p - t` is formed as :math:`p(1 - t) - t q`,
     exact at :math:`t = 1`.
     """
-    p = torch.sigmoid(x)
-    q = torch.sigmoid(-x)
-    bce = torch.relu(x) - x * t + torch.log1p(torch.exp(-x.abs()))
-    positive = t > 0
-    pos_scale = t if iou_weighted else torch.ones_like(t)
-    neg_scale = alpha * _pow_gamma(p, gamma)
-    loss = torch.where(positive, pos_scale, neg_scale) * bce
+    # p and q from log q = logsigmoid(-x) (log p = log q + x); b = -log q - t x.
+    log_q = F.logsigmoid(-x)
+    p = torch.exp(log_q + x)
+    q = torch.exp(log_q)
+    bce = torch.addcmul(log_q, t, x).neg()
+    # 1 for a positive, 0 for a negative (t >= 0), as a float: a blend, not a branch.
+    positive = torch.sign(t)
+    pos_scale = t if iou_weighted else positive
+    focal = power(p, gamma)
+    neg_scale = alpha if focal is None else alpha * focal
+    loss = torch.lerp(torch.as_tensor(neg_scale, dtype=x.dtype, device=x.device)
+                      if focal is None else neg_scale, pos_scale, positive) * bce
     if not with_grad:
         return loss, None
     d_pos = pos_scale * torch.lerp(p, -q, t)
-    d_neg = neg_scale * (p + gamma * q * bce)
-    return loss, torch.where(positive, d_pos, d_neg)
+    d_neg = torch.addcmul(p, q, bce, value=gamma) * neg_scale
+    return loss, torch.lerp(d_neg, d_pos, positive)
 
 
 def varifocal_loss(input: Tensor, target: Tensor, alpha: float, gamma: float,
