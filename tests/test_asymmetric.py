@@ -257,3 +257,14 @@ ERRORS = [
 def test_errors(call, error, match):
     with pytest.raises(error, match=match):
         call()
+
+
+@pytest.mark.filterwarnings("ignore:`torch.jit.script_method` is deprecated")
+def test_compiles_without_graph_breaks():
+    torch._dynamo.reset()
+    x, y = logits(3, 5, dtype=torch.float32), binary_target(3, 5, dtype=torch.float32)
+    compiled = torch.compile(asymmetric_loss, backend="aot_eager", fullgraph=True)
+    x_comp = x.clone().requires_grad_()
+    torch.testing.assert_close(compiled(x_comp, y, gamma_pos=1.0),
+                               asymmetric_loss(x, y, gamma_pos=1.0))
+    torch._dynamo.reset()

@@ -339,3 +339,16 @@ ERRORS = [
 def test_errors(call, error, match):
     with pytest.raises(error, match=match):
         call()
+
+
+@pytest.mark.filterwarnings("ignore:`torch.jit.script_method` is deprecated")
+def test_compile_without_graph_breaks():
+    torch._dynamo.reset()
+    x, t = logits(4, 3, dtype=torch.float32), quality_target(4, 3, dtype=torch.float32)
+    for fn in (varifocal_loss, quality_focal_loss):
+        compiled = torch.compile(fn, backend="aot_eager", fullgraph=True)
+        torch.testing.assert_close(compiled(x.clone().requires_grad_(), t), fn(x, t))
+    xd, yd = logits(2, 4, 6, dtype=torch.float32), torch.rand(2, 4) * 5
+    compiled = torch.compile(distribution_focal_loss, backend="aot_eager", fullgraph=True)
+    torch.testing.assert_close(compiled(xd, yd), distribution_focal_loss(xd, yd))
+    torch._dynamo.reset()
