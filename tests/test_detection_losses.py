@@ -352,3 +352,20 @@ def test_compile_without_graph_breaks():
     compiled = torch.compile(distribution_focal_loss, backend="aot_eager", fullgraph=True)
     torch.testing.assert_close(compiled(xd, yd), distribution_focal_loss(xd, yd))
     torch._dynamo.reset()
+
+
+def test_benchmark_variants_agree(monkeypatch):
+    """benchmarks/detection.py runs its peer formulas on tiny inputs and they agree."""
+    import importlib.util
+    from pathlib import Path
+
+    folder = Path(__file__).resolve().parents[1] / "benchmarks"
+    monkeypatch.syspath_prepend(str(folder))
+    spec = importlib.util.spec_from_file_location("_detection_benchmark",
+                                                  folder / "detection.py")
+    bench = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(bench)
+    harness = bench.harness
+    asl = {k: v for k, v in bench.ASL_VARIANTS.items() if k != "timm"}
+    assert harness.agree((2, 6, 5), asl)["timm formula"][0] < 1e-4
+    assert harness.agree((2, 6, 5), bench.VFL_VARIANTS)["mmdet formula"][0] < 1e-4

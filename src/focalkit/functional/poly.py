@@ -35,10 +35,10 @@ def poly1_cross_entropy(input: Tensor, target: Tensor, *, epsilon: float = 1.0,
     .. math::
         \ell = -\log p_t + \epsilon\,(1 - p_t), \qquad p_t = \mathrm{softmax}(x)_t
 
-    :math:`\epsilon > 0` keeps pushing confident predictions (the paper's default for image
-    classification, :math:`\epsilon = 1`); :math:`\epsilon < 0` lets them go, down to
-    :math:`\epsilon = -1`, where the leading term vanishes. With class weights :math:`w`, label
-    smoothing or class-probability targets :math:`q`, every class contributes its own term,
+    :math:`\epsilon > 0` keeps pushing confident predictions; :math:`\epsilon < 0` lets them
+    go, down to :math:`\epsilon = -1`, where the leading term vanishes. With class weights
+    :math:`w`, label smoothing or class-probability targets :math:`q`, every class contributes
+    its own term,
 
     .. math::
         \ell = \sum_c w_c\,q_c \left[-\log p_c + \epsilon\,(1 - p_c)\right],
