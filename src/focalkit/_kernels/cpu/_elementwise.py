@@ -1,10 +1,12 @@
 """One blocked autograd Function for element-wise losses with a closed-form derivative.
 
-A loss family supplies ``terms(x, y, *params, with_grad) -> (loss, grad)``: the element-wise
-loss of logits ``x`` and targets ``y`` (both in the compute dtype, ignored entries already
-replaced by zeros) and, when asked, its derivative with respect to ``x``. ``terms`` must be
-written with out-of-place operations: the Function runs it block by block in the forward
-pass, and once more on whole tensors, differentiably, for higher-order gradients.
+A loss family supplies two functions with the signature ``(x, y, *params, with_grad) ->
+(loss, grad)``: the element-wise loss of logits ``x`` and targets ``y`` (both in the compute
+dtype, ignored entries already replaced by zeros) and, when asked, its derivative with respect
+to ``x``. ``block`` runs block by block in the forward pass: it updates its own temporaries in
+place (a fresh tensor per step would cost more than the arithmetic, in page faults), never
+``x`` or ``y``, and returns fresh tensors. ``terms`` computes the same with out-of-place
+operations; it runs on whole tensors, differentiably, for higher-order gradients.
 
 The forward pass keeps, besides the inputs, one input-sized buffer: the finished gradient.
 The backward pass multiplies it by the incoming gradient (and ``1 / count`` for a mean).
@@ -37,9 +39,9 @@ class ElementwiseLossFunction(torch.autograd.Function):
     """Blocked forward computing loss and gradient together; backward is one multiplication."""
 
     @staticmethod
-    def forward(ctx, terms, params, x, y, weight, ignore_index, reduction):
+    def forward(ctx, block_fn, terms, params, x, y, weight, ignore_index, reduction):
         dtype = compute_dtype(x)
-        need_grad = ctx.needs_input_grad[2]
+        need_grad = ctx.needs_input_grad[3]
         rows, cols = _blocks.row_layout(x.shape, flat=weight is None)
         x2, y2 = x.reshape(rows, cols), y.reshape(rows, cols)
         weight2 = None if weight is None else _blocks.as_rows(weight.to(dtype), x.shape,
@@ -56,11 +58,11 @@ class ElementwiseLossFunction(torch.autograd.Function):
                 keep = valid.to(dtype)
                 wb = keep if wb is None else wb * keep
                 counts.append(valid.sum())
-            loss, grad_b = terms(xb, yb, *params, with_grad=need_grad)
+            loss, grad_b = block_fn(xb, yb, *params, with_grad=need_grad)
             if wb is not None:
-                loss = loss * wb
+                loss.mul_(wb)
                 if need_grad:
-                    grad_b = grad_b * wb
+                    grad_b.mul_(wb)
             if need_grad:
                 grad[block] = grad_b
             if out is not None:
@@ -97,20 +99,20 @@ class ElementwiseLossFunction(torch.autograd.Function):
                 dx = dx * weight.to(dtype)
             if valid is not None:
                 dx = torch.where(valid, dx, 0.0)
-            return None, None, (dx * scale).to(x.dtype), None, None, None, None
+            return None, None, None, (dx * scale).to(x.dtype), None, None, None, None
         if grad.dtype != dtype:
             grad = (grad.to(dtype) * scale).to(grad.dtype)
         else:
             grad = grad * scale
-        return None, None, grad, None, None, None, None
+        return None, None, None, grad, None, None, None, None
 
 
-def apply(terms: Terms, params: tuple, input: Tensor, target: Tensor, weight: Tensor | None,
-          ignore_index: int | None, reduction: str) -> Tensor:
+def apply(block: Terms, terms: Terms, params: tuple, input: Tensor, target: Tensor,
+          weight: Tensor | None, ignore_index: int | None, reduction: str) -> Tensor:
     """Evaluate an element-wise loss with :class:`ElementwiseLossFunction`.
 
     Without grad mode (evaluation) the gradient pass is skipped.
     """
     logits = input if torch.is_grad_enabled() else input.detach()
-    return ElementwiseLossFunction.apply(terms, params, logits, target, weight, ignore_index,
-                                         reduction)
+    return ElementwiseLossFunction.apply(block, terms, params, logits, target, weight,
+                                         ignore_index, reduction)

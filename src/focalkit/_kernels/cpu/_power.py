@@ -15,11 +15,9 @@ def power(base: Tensor, gamma: float) -> Tensor | None:
     """
     if gamma == 0.0:
         return None
-    if gamma.is_integer() and gamma <= 4.0:
-        result = base
-        for _ in range(int(gamma) - 1):
-            result = result * base
-        return result
+    if gamma in (1.0, 2.0, 3.0, 4.0):
+        square = base * base if gamma > 1.0 else base
+        return square * square if gamma == 4.0 else square * base if gamma == 3.0 else square
     return _pow_gamma(base, gamma)
 
 
