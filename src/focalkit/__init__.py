@@ -7,8 +7,10 @@ re-exported here.
 from . import functional, init, reference, registry, weights
 from .init import prior_bias, prior_bias_
 from .nn import (
+    AsymmetricLoss,
     ComboLoss,
     DiceLoss,
+    DistributionFocalLoss,
     FocalLoss,
     FocalWrapper,
     GeneralizedDiceLoss,
@@ -17,10 +19,13 @@ from .nn import (
     LogitAdjustedCrossEntropyLoss,
     LovaszHingeLoss,
     LovaszSoftmaxLoss,
+    Poly1CrossEntropyLoss,
+    QualityFocalLoss,
     SigmoidFocalLoss,
     SoftmaxFocalLoss,
     TverskyLoss,
     UnifiedFocalLoss,
+    VarifocalLoss,
 )
 from .registry import get_loss, list_losses
 from .schedules import GammaScheduler
@@ -29,8 +34,10 @@ from .weights import binary_alpha, class_weights
 __version__ = "0.1.0"
 
 __all__ = [
+    "AsymmetricLoss",
     "ComboLoss",
     "DiceLoss",
+    "DistributionFocalLoss",
     "FocalLoss",
     "FocalWrapper",
     "GammaScheduler",
@@ -40,10 +47,13 @@ __all__ = [
     "LogitAdjustedCrossEntropyLoss",
     "LovaszHingeLoss",
     "LovaszSoftmaxLoss",
+    "Poly1CrossEntropyLoss",
+    "QualityFocalLoss",
     "SigmoidFocalLoss",
     "SoftmaxFocalLoss",
     "TverskyLoss",
     "UnifiedFocalLoss",
+    "VarifocalLoss",
     "binary_alpha",
     "class_weights",
     "functional",

@@ -192,7 +192,7 @@ def alpha_from_class_weights(weights: object) -> float:
 
     Example:
         >>> from focalkit.weights import alpha_from_class_weights, binary_alpha, class_weights
-        >>> alpha = alpha_from_class_weights(class_weights([950, 50]))
+        >>> alpha = alpha_from_class_weights(class_weights(counts=[950, 50]))
         >>> round(alpha, 6), binary_alpha(0.05)
         (0.95, 0.95)
     """

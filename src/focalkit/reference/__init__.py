@@ -11,6 +11,7 @@ learn what it computes, or to see why ``cross_entropy == nll_loss(log_softmax(x)
 True
 """
 
+from .asymmetric import asymmetric_loss
 from .core import (
     binary_cross_entropy,
     binary_cross_entropy_with_logits,
@@ -21,18 +22,22 @@ from .core import (
     sigmoid,
     softmax,
 )
+from .detection import distribution_focal_loss, quality_focal_loss, varifocal_loss
 from .focal import sigmoid_focal_loss, softmax_focal_loss
 from .long_tail import ldam_loss, logit_adjusted_cross_entropy
 from .lovasz import lovasz_grad, lovasz_hinge_loss, lovasz_softmax_loss
+from .poly import poly1_cross_entropy
 from .region import dice_loss, jaccard_loss, region_stats, tversky_loss
 from .region_more import generalized_dice_loss, unified_focal_loss
 
 __all__ = [
+    "asymmetric_loss",
     "binary_cross_entropy",
     "binary_cross_entropy_with_logits",
     "cross_entropy",
     "dice_loss",
     "generalized_dice_loss",
+    "distribution_focal_loss",
     "jaccard_loss",
     "ldam_loss",
     "log_sigmoid",
@@ -42,6 +47,8 @@ __all__ = [
     "lovasz_hinge_loss",
     "lovasz_softmax_loss",
     "nll_loss",
+    "poly1_cross_entropy",
+    "quality_focal_loss",
     "region_stats",
     "sigmoid",
     "sigmoid_focal_loss",
@@ -49,4 +56,5 @@ __all__ = [
     "softmax_focal_loss",
     "tversky_loss",
     "unified_focal_loss",
+    "varifocal_loss",
 ]

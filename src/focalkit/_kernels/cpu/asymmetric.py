@@ -1,0 +1,119 @@
+"""Closed form of the asymmetric loss (ASL), element by element, for the blocked Function."""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor
+
+from . import _elementwise
+from ._power import power, power_minus_one
+
+
+def asymmetric_terms(x: Tensor, y: Tensor, gamma_pos: float, gamma_neg: float, clip: float, *,
+                     with_grad: bool) -> tuple[Tensor, Tensor | None]:
+    r"""Element-wise asymmetric loss of logits and, optionally, its derivative.
+
+    With :math:`p = \sigma(x)`, :math:`q = \sigma(-x) = 1 - p`, the shifted probability
+    :math:`p_m = \max(p - c, 0)` and :math:`1 - p_m = \min(q + c, 1)`:
+
+    .. math::
+        A = q^{\gamma_+} \log p, \quad B = p_m^{\gamma_-} \log(1 - p_m), \quad
+        \ell = -\left[y\,A + (1 - y)\,B\right]
+
+    and, since :math:`dq/dx = -pq`, :math:`d\log p/dx = q` and, where :math:`p > c`,
+    :math:`dp_m/dx = pq`:
+
+    .. math::
+        \frac{dA}{dx} = q^{\gamma_+}\left(q - \gamma_+\,p \log p\right), \qquad
+        \frac{dB}{dx} = \gamma_-\,p_m^{\gamma_- - 1}\,p q \log(1 - p_m)
+                        - p_m^{\gamma_-}\,\frac{p q}{1 - p_m},
+
+    with :math:`dB/dx = 0` where :math:`p \le c` (there :math:`B = 0`). Both logarithms are
+    taken from the logits: :math:`\log p` is ``logsigmoid(x)``, and :math:`\log(1 - p_m)` is
+    ``logsigmoid(-x)`` without clipping and :math:`\log\min(q + c, 1) \ge \log c` with it.
+    """
+    # p and q from log p: one logsigmoid and two exps, all accurate (log q = log p - x).
+    log_p = F.logsigmoid(x)
+    p = torch.exp(log_p)
+    log_q = log_p - x
+    q = torch.exp(log_q)
+    if clip > 0.0:
+        shifted = torch.clamp_min(p - clip, 0.0)
+        log_rest = torch.log(torch.clamp_max(q + clip, 1.0))
+    else:
+        shifted, log_rest = p, log_q
+    pos_factor = power(q, gamma_pos)
+    neg_factor = power(shifted, gamma_neg)
+    pos_term = log_p if pos_factor is None else pos_factor * log_p
+    neg_term = log_rest if neg_factor is None else neg_factor * log_rest
+    # 0 - (...) rather than a negation: an entry below the margin is +0, not -0.
+    loss = 0.0 - torch.lerp(neg_term, pos_term, y)
+    if not with_grad:
+        return loss, None
+    if pos_factor is None:
+        d_pos = q
+    else:
+        d_pos = pos_factor * torch.addcmul(q, p, log_p, value=-gamma_pos)
+    pq = p * q
+    if clip > 0.0:
+        ratio = pq / (q + clip)
+        if neg_factor is None:
+            # Below the margin B is constant; with gamma_neg > 0 its factor is 0 there.
+            ratio = ratio * torch.sign(shifted)
+    else:
+        ratio = p
+    d_neg = -ratio if neg_factor is None else -(neg_factor * ratio)
+    if gamma_neg != 0.0:
+        lower = power_minus_one(shifted, gamma_neg)
+        slope = pq * log_rest if lower is None else lower * pq * log_rest
+        d_neg = torch.add(d_neg, slope, alpha=gamma_neg)
+    return loss, torch.lerp(d_neg, d_pos, y).neg()
+
+
+def asymmetric_block(x: Tensor, y: Tensor, gamma_pos: float, gamma_neg: float, clip: float, *,
+                     with_grad: bool) -> tuple[Tensor, Tensor | None]:
+    """:func:`asymmetric_terms` on one block, updating its temporaries in place."""
+    log_p = F.logsigmoid(x)
+    p = torch.exp(log_p)
+    q = torch.sub(log_p, x).exp_()
+    if clip > 0.0:
+        shifted = torch.sub(p, clip).clamp_min_(0.0)
+        log_rest = torch.add(q, clip).clamp_max_(1.0).log_()
+    else:
+        shifted, log_rest = p, torch.sub(log_p, x)
+    pos_factor = power(q, gamma_pos)
+    neg_factor = power(shifted, gamma_neg)
+    pos_term = log_p if pos_factor is None else torch.mul(pos_factor, log_p)
+    neg_term = log_rest if neg_factor is None else torch.mul(neg_factor, log_rest)
+    # y (B - A) - B = -[y A + (1 - y) B], +0 (not -0) below the margin.
+    loss = torch.sub(neg_term, pos_term).mul_(y).sub_(neg_term)
+    if not with_grad:
+        return loss, None
+    if pos_factor is None:
+        d_pos = q
+    else:
+        d_pos = torch.addcmul(q, p, log_p, value=-gamma_pos).mul_(pos_factor)
+    pq = torch.mul(p, q)
+    if clip > 0.0:
+        ratio = torch.add(q, clip).reciprocal_().mul_(pq)
+        if neg_factor is None:
+            ratio.mul_(torch.sign(shifted))
+    else:
+        ratio = p
+    d_neg = torch.neg(ratio) if neg_factor is None else torch.mul(ratio, neg_factor).neg_()
+    if gamma_neg != 0.0:
+        slope = torch.mul(pq, log_rest)
+        lower = power_minus_one(shifted, gamma_neg)
+        if lower is not None:
+            slope.mul_(lower)
+        d_neg.add_(slope, alpha=gamma_neg)
+    return loss, torch.sub(d_neg, d_pos).mul_(y).sub_(d_neg)
+
+
+def asymmetric_loss(input: Tensor, target: Tensor, gamma_pos: float, gamma_neg: float,
+                    clip: float, weight: Tensor | None, ignore_index: int | None,
+                    reduction: str) -> Tensor:
+    """The asymmetric loss through the blocked closed-form Function (arguments checked)."""
+    return _elementwise.apply(asymmetric_block, asymmetric_terms, (gamma_pos, gamma_neg, clip),
+                              input, target, weight, ignore_index, reduction)
