@@ -253,7 +253,8 @@ def test_alpha_from_class_weights_turns_class_weights_into_the_sigmoid_alpha():
     from focalkit.weights import alpha_from_class_weights
 
     counts = [950, 50]
-    assert alpha_from_class_weights(class_weights(counts=counts)) == pytest.approx(binary_alpha(0.05))
+    balanced = alpha_from_class_weights(class_weights(counts=counts))
+    assert balanced == pytest.approx(binary_alpha(0.05))
     cb = class_weights(counts=counts, method="effective_number", beta=0.99)
     assert alpha_from_class_weights(cb) == pytest.approx(float(cb[1] / cb.sum()))
     assert 0.5 < alpha_from_class_weights(cb) < binary_alpha(0.05)
