@@ -27,6 +27,8 @@ def sample(kind: str) -> tuple[torch.Tensor, torch.Tensor]:
     g = torch.Generator().manual_seed(0)
     if kind == "multiclass":
         return torch.randn(2, 3, 4, 4, generator=g), torch.randint(0, 3, (2, 4, 4), generator=g)
+    if kind == "distribution":
+        return torch.randn(6, 4, 8, generator=g), torch.rand(6, 4, generator=g) * 7
     shape = (2, 3, 4, 4) if kind == "multilabel" else (2, 1, 4, 4)
     return torch.randn(*shape, generator=g), torch.randint(0, 2, shape, generator=g).float()
 
@@ -104,7 +106,7 @@ def test_kwargs_reach_the_module():
 @pytest.mark.parametrize("name,kwargs,error,match", [
     ("focall", {"mode": "binary"}, ValueError, r"unknown loss 'focall'; did you mean 'focal'"),
     ("lovasz", {}, ValueError, r"did you mean 'lovasz_hinge' or 'lovasz_softmax'"),
-    ("xyzzy", {}, ValueError, r"unknown loss 'xyzzy'; registered losses: binary_cross_entropy"),
+    ("xyzzy", {}, ValueError, r"unknown loss 'xyzzy'; registered losses: asymmetric, binary_cross_entropy"),
     (3, {}, TypeError, r"name must be a string; got int"),
     ("softmax_focal", {"mode": "multiclass"}, TypeError, r"unexpected keyword argument 'mode'"),
     ("focal", {"mode": "bogus"}, ValueError, r"mode must be one of"),

@@ -19,15 +19,18 @@ from typing import NamedTuple
 
 from torch import nn
 
+from .nn.asymmetric import AsymmetricLoss
+from .nn.detection import DistributionFocalLoss, QualityFocalLoss, VarifocalLoss
 from .nn.focal import FocalLoss, SigmoidFocalLoss, SoftmaxFocalLoss
 from .nn.long_tail import LDAMLoss, LogitAdjustedCrossEntropyLoss
 from .nn.lovasz import LovaszHingeLoss, LovaszSoftmaxLoss
+from .nn.poly import Poly1CrossEntropyLoss
 from .nn.region import DiceLoss, JaccardLoss, TverskyLoss
 from .nn.region_more import GeneralizedDiceLoss, UnifiedFocalLoss
 
 __all__ = ["LOSSES", "LossEntry", "get_loss", "list_losses"]
 
-TARGETS = ("multiclass", "multilabel", "binary", "mode")
+TARGETS = ("multiclass", "multilabel", "binary", "distribution", "mode")
 
 
 class LossEntry(NamedTuple):
@@ -37,8 +40,9 @@ class LossEntry(NamedTuple):
         module: the loss module class; ``get_loss`` calls it with the keyword arguments.
         target: the target the loss takes: ``"multiclass"`` (class indices :math:`(N, *)`
             for :math:`(N, C, *)` logits), ``"multilabel"`` (0/1 per class, the input's
-            shape), ``"binary"`` (0/1 per element of an :math:`(N, *)` input), or ``"mode"``
-            (chosen by the loss's ``mode`` argument).
+            shape), ``"binary"`` (0/1 per element of an :math:`(N, *)` input),
+            ``"distribution"`` (a continuous bin position per row of :math:`(*, B)` bin
+            logits), or ``"mode"`` (chosen by the loss's ``mode`` argument).
         aliases: other names the loss is found by.
     """
 
@@ -61,6 +65,11 @@ LOSSES: dict[str, LossEntry] = {
     "logit_adjusted_cross_entropy": LossEntry(LogitAdjustedCrossEntropyLoss, "multiclass",
                                               ("logit_adjusted", "balanced_softmax")),
     "ldam": LossEntry(LDAMLoss, "multiclass"),
+    "poly1_cross_entropy": LossEntry(Poly1CrossEntropyLoss, "multiclass", ("poly1",)),
+    "asymmetric": LossEntry(AsymmetricLoss, "multilabel", ("asl",)),
+    "quality_focal": LossEntry(QualityFocalLoss, "multilabel", ("qfl",)),
+    "varifocal": LossEntry(VarifocalLoss, "multilabel", ("vfl",)),
+    "distribution_focal": LossEntry(DistributionFocalLoss, "distribution", ("dfl",)),
     "cross_entropy": LossEntry(nn.CrossEntropyLoss, "multiclass", ("ce",)),
     "binary_cross_entropy": LossEntry(nn.BCEWithLogitsLoss, "multilabel",
                                       ("bce", "bce_with_logits")),

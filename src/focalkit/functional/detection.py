@@ -26,9 +26,9 @@ from .._checks import (
     check_unit_interval,
     compute_dtype,
     ignore_mask,
-    is_compiling,
     mask_ignored,
     reduce,
+    value_checks,
 )
 from .._kernels.common import pow_gamma
 from .._kernels.cpu import detection as kernel
@@ -303,10 +303,17 @@ def distribution_focal_loss(input: Tensor, target: Tensor, *, reduction: str = "
 
 
 def _check_offsets(target: Tensor, high: int, ignore_index: int | None) -> None:
-    """Values of ``target`` (other than ``ignore_index``) must lie in [0, high]. Eager only."""
-    if is_compiling() or target.numel() == 0:
+    """Values of ``target`` (other than ``ignore_index``) must lie in [0, high]."""
+    how = value_checks(target)
+    if how is None:
         return
     values = target.detach()
+    if how == "device":
+        ok = (values >= 0) & (values <= high)
+        if ignore_index is not None:
+            ok |= values == ignore_index
+        torch._assert_async(ok.all(), f"target values must lie in [0, n_bins - 1] = [0, {high}]")
+        return
     if ignore_index is not None:
         values = values[values != ignore_index]
         if values.numel() == 0:

@@ -46,6 +46,8 @@ class AsymmetricLoss(LossModule):
 
     _repr_fields = ("gamma_pos", "gamma_neg", "clip", "reduction", "ignore_index")
 
+    _buffer_fields = ("weight",)
+
     def __init__(self, *, gamma_pos: float = 0.0, gamma_neg: float = 4.0, clip: float = 0.05,
                  reduction: str = "mean", weight: Tensor | None = None,
                  ignore_index: int | None = None) -> None:
@@ -53,7 +55,7 @@ class AsymmetricLoss(LossModule):
         self.gamma_pos = check_real("gamma_pos", gamma_pos, low=0.0)
         self.gamma_neg = check_real("gamma_neg", gamma_neg, low=0.0)
         self.clip = check_real("clip", clip, low=0.0, high=1.0, high_open=True)
-        self._set_hyper("weight", weight)
+        self.weight = weight
         self.ignore_index = check_ignore_index(ignore_index)
 
     def forward(self, input: Tensor, target: Tensor) -> Tensor:

@@ -41,11 +41,13 @@ class QualityFocalLoss(LossModule):
 
     _repr_fields = ("beta", "reduction", "ignore_index")
 
+    _buffer_fields = ("weight",)
+
     def __init__(self, *, beta: float = 2.0, reduction: str = "mean",
                  weight: Tensor | None = None, ignore_index: int | None = None) -> None:
         super().__init__(reduction=reduction)
         self.beta = check_real("beta", beta, low=0.0)
-        self._set_hyper("weight", weight)
+        self.weight = weight
         self.ignore_index = check_ignore_index(ignore_index)
 
     def forward(self, input: Tensor, target: Tensor) -> Tensor:
@@ -83,10 +85,12 @@ class DistributionFocalLoss(LossModule):
 
     _repr_fields = ("reduction", "ignore_index")
 
+    _buffer_fields = ("weight",)
+
     def __init__(self, *, reduction: str = "mean", weight: Tensor | None = None,
                  ignore_index: int | None = None) -> None:
         super().__init__(reduction=reduction)
-        self._set_hyper("weight", weight)
+        self.weight = weight
         self.ignore_index = check_ignore_index(ignore_index)
 
     def forward(self, input: Tensor, target: Tensor) -> Tensor:
@@ -128,6 +132,8 @@ class VarifocalLoss(GammaMixin, LossModule):
 
     _repr_fields = ("alpha", "gamma", "iou_weighted", "reduction", "ignore_index")
 
+    _buffer_fields = ("weight",)
+
     def __init__(self, *, alpha: float = 0.75, gamma: float = 2.0, iou_weighted: bool = True,
                  reduction: str = "mean", weight: Tensor | None = None,
                  ignore_index: int | None = None) -> None:
@@ -137,7 +143,7 @@ class VarifocalLoss(GammaMixin, LossModule):
         if not isinstance(iou_weighted, bool):
             raise TypeError(f"iou_weighted must be a bool; got {iou_weighted!r}")
         self.iou_weighted = iou_weighted
-        self._set_hyper("weight", weight)
+        self.weight = weight
         self.ignore_index = check_ignore_index(ignore_index)
 
     def forward(self, input: Tensor, target: Tensor) -> Tensor:

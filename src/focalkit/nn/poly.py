@@ -46,6 +46,8 @@ class Poly1CrossEntropyLoss(LossModule):
 
     _repr_fields = ("epsilon", "weight", "ignore_index", "label_smoothing", "reduction")
 
+    _buffer_fields = ("weight",)
+
     def __init__(self, *, epsilon: float = 1.0, weight: Sequence[float] | Tensor | None = None,
                  ignore_index: int = -100, label_smoothing: float = 0.0,
                  reduction: str = "mean") -> None:
@@ -58,7 +60,7 @@ class Poly1CrossEntropyLoss(LossModule):
                 raise ValueError(f"weight must be a 1-D tensor with one weight per class; got "
                                  f"shape {tuple(weight.shape)}")
             class_vector("weight", weight, weight.numel(), like=weight, high=None)
-        self._set_hyper("weight", weight)
+        self.weight = weight
         self.ignore_index = check_ignore_index(ignore_index)
         self.label_smoothing = check_real("label_smoothing", label_smoothing, low=0.0, high=1.0)
 

@@ -19,8 +19,8 @@ from collections.abc import Callable
 import torch
 from torch import Tensor
 
-from ... import _blocks
 from ..._checks import compute_dtype, mask_ignored
+from . import blocks as _blocks
 
 Terms = Callable[..., tuple[Tensor, Tensor | None]]
 
