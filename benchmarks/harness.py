@@ -387,14 +387,18 @@ METHOD = """\
 """
 
 
-def render(csv_path: str | os.PathLike = "benchmarks/results.csv",
-           md_path: str | os.PathLike = "docs/benchmarks.md") -> str:
-    """Write the latest run of every (benchmark, shape) in ``csv_path`` as markdown tables.
+def render(csv_path: str | os.PathLike | None = "benchmarks/results.csv",
+           md_path: str | os.PathLike = "docs/benchmarks.md",
+           gpu_csv_path: str | os.PathLike = "benchmarks/results-gpu.csv") -> str:
+    """Write the latest run of every (benchmark, shape) in ``csv_path`` as markdown tables,
+    followed by the GPU section from ``gpu_csv_path`` (written by ``benchmarks/gpu.py``).
 
     Returns the markdown text.
     """
-    with open(csv_path, newline="") as handle:
-        rows = list(csv.DictReader(handle))
+    rows = []
+    if csv_path is not None:
+        with open(csv_path, newline="") as handle:
+            rows = list(csv.DictReader(handle))
     latest: dict[tuple[str, str], str] = {}
     for row in rows:
         key = (row["benchmark"], row["shape"])
@@ -435,8 +439,59 @@ def render(csv_path: str | os.PathLike = "benchmarks/results.csv",
                 f"| {r['note']} |")
         lines.append("")
     lines.append(METHOD)
+    lines += _gpu_section(gpu_csv_path)
     text = "\n".join(lines)
     path = Path(md_path)
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(text)
     return text
+
+
+def _gpu_section(csv_path: str | os.PathLike) -> list[str]:
+    """The GPU section: the latest run of every (benchmark, shape, dtype), or a note that none
+    was measured."""
+    lines = ["## GPU", ""]
+    path = Path(csv_path)
+    rows = []
+    if path.exists() and path.stat().st_size:
+        with open(path, newline="") as handle:
+            rows = list(csv.DictReader(handle))
+    if not rows:
+        return lines + [
+            "Not measured on a GPU yet. On a CUDA machine, `python benchmarks/gpu.py` times "
+            "focalkit's Triton kernels against the plain formulas, `torch.compile` and the "
+            "peers (CUDA events, interleaved rounds, peak memory and achieved bandwidth) and "
+            "writes this section.", ""]
+    latest: dict[tuple[str, str, str], str] = {}
+    for row in rows:
+        key = (row["benchmark"], row["shape"], row["dtype"])
+        latest[key] = max(latest.get(key, ""), row["timestamp"])
+    lines += [
+        "Forward + backward, median of interleaved rounds timed with CUDA events. \"floor\" "
+        "is the traffic the loss must minimally move (every input read once, the gradient "
+        "written once); \"GB/s\" is that divided by the median time, \"of peak\" its "
+        "fraction of the device's datasheet bandwidth; \"peak extra\" the memory allocated "
+        "above the inputs during the call; \"vs focalkit\" the variant's time over focalkit's "
+        "Triton time. Compilation is timed apart (\"compile s\").", ""]
+    for (benchmark, shape, dtype), stamp in latest.items():
+        group = [r for r in rows if (r["benchmark"], r["shape"], r["dtype"])
+                 == (benchmark, shape, dtype) and r["timestamp"] == stamp]
+        first = group[0]
+        lines += [
+            f"### {benchmark}, shape {shape.replace('x', ' x ')}, {dtype}",
+            "",
+            f"Device: {first['device']}; torch {first['torch']}; triton {first['triton']}; "
+            f"{first['rounds']} rounds; run {stamp[:19]}.",
+            "",
+            "| variant | median ms | IQR | GB/s | of peak | peak extra MiB | vs focalkit "
+            "| compile s |",
+            "|---|---:|---:|---:|---:|---:|---:|---:|",
+        ]
+        for r in sorted(group, key=lambda r: float(r["median_ms"])):
+            peak = f"{float(r['fraction_of_peak']):.0%}" if r["fraction_of_peak"] else ""
+            ratio = f"{float(r['vs_focalkit']):.2f}x" if r["vs_focalkit"] else ""
+            lines.append(f"| {r['variant']} | {float(r['median_ms']):.3f} "
+                         f"| {float(r['spread']):.3f} | {r['bandwidth_gbs']} | {peak} "
+                         f"| {r['peak_extra_mib']} | {ratio} | {r['compile_s']} |")
+        lines.append("")
+    return lines
