@@ -4,7 +4,7 @@ The functions live in :mod:`focalkit.functional`; the modules in :mod:`focalkit.
 re-exported here.
 """
 
-from . import functional, init, reference, registry, weights
+from . import backends, functional, init, reference, registry, weights
 from .init import prior_bias, prior_bias_
 from .nn import (
     AsymmetricLoss,
@@ -34,6 +34,7 @@ from .weights import binary_alpha, class_weights
 __version__ = "0.1.0"
 
 __all__ = [
+    "backends",
     "AsymmetricLoss",
     "ComboLoss",
     "DiceLoss",

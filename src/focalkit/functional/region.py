@@ -310,7 +310,7 @@ FN = 0`) has score 1 and loss 0 for every ``smooth``. A class absent from the ta
 predicted is a miss: its score is :math:`s / (FP + s)`, loss near 1, and with
 :math:`s > 0` its gradient lowers the false prediction.
 
-Backends: the statistics of logits come from a kernel chosen by :mod:`focalkit.backends`
+Backends: the statistics of logits come from a kernel chosen by ``focalkit.backends``
 (class-index targets: a blocked CPU kernel or a fused Triton kernel; targets of the input's
 shape: a fused Triton kernel on CUDA). ``intersection="min"`` and probability inputs
 (``from_logits=False``) take the plain composition.
