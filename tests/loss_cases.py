@@ -138,7 +138,8 @@ REDUCTION = ErrorInput("reduction must be one of 'none', 'mean', 'sum'; got 'avg
 SHAPE = ErrorInput("target must have the same shape as input", inputs=target_cut)
 UNIT = ErrorInput(r"target values must lie in \[0, 1\]", inputs=target_shifted(1.5))
 INDICES = ErrorInput(r"target class indices must lie in \[0, 2\]", inputs=target_shifted(3))
-FLOAT_INPUT = ErrorInput("input", inputs=input_as_int, error=TypeError)
+FLOAT_INPUT = ErrorInput("input must be a floating-point tensor", inputs=input_as_int,
+                         error=TypeError)
 REGION = (REDUCTION, FLOAT_INPUT,
           ErrorInput("mode must be one of 'multiclass', 'binary', 'multilabel'; got 'foo'",
                      dict(mode="foo")),
