@@ -45,11 +45,33 @@ def test_compare_and_render(harness, tmp_path):
     assert text.count("| focalkit |") == 1
 
 
+def _fixed(shape):
+    return torch.randn(shape, generator=torch.Generator().manual_seed(0)).requires_grad_()
+
+
+def _fixed_square(shape):
+    return (_fixed(shape),), lambda x: (x * x).sum()
+
+
+def _half_gradient(shape):
+    """The loss of _fixed_square with half its gradient: only the gradients differ."""
+    return (_fixed(shape),), lambda x: (x * x.detach()).sum()
+
+
+def test_agree_compares_gradients_as_well_as_losses(harness):
+    diffs = harness.agree((3, 4), {"focalkit": _fixed_square, "half": _half_gradient})
+    loss_diff, grad_diff = diffs["half"]
+    assert loss_diff == 0.0
+    assert grad_diff == pytest.approx(float(_fixed((3, 4)).detach().abs().max()), rel=1e-6)
+
+
 def test_focal_benchmark_variants(harness, tmp_path):
     focal = importlib.import_module("focal")
     variants = {name: focal.SIGMOID_VARIANTS[name] for name in ("focalkit", "torch formula")}
     diffs = harness.agree((2, 8, 5), variants)
-    assert diffs["torch formula"][0] < 1e-6
+    assert diffs["focalkit"] == (0.0, 0.0)
+    loss_diff, grad_diff = diffs["torch formula"]
+    assert loss_diff < 1e-6 and grad_diff < 1e-6
     rows = harness.compare("sigmoid", (2, 8, 5), variants, rounds=1,
                            csv_path=tmp_path / "r.csv")
     assert len(rows) == 2

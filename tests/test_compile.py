@@ -1,6 +1,8 @@
-"""torch.compile of the functional losses agrees with eager mode, values and gradients.
+"""torch.compile of the focal losses and of combined losses agrees with eager mode.
 
-Compilation is slow, so each loss is compiled by inductor once, on a tiny input; the other
+Every row of the loss table is compiled with ``fullgraph=True`` by tests/test_loss_table.py;
+here are the focal losses' option combinations and the composite modules. Compilation is
+slow, so each focal loss is compiled by inductor once, on a tiny input; the other
 configurations go through the ``aot_eager`` backend, which traces the same graph (and its
 backward) without generating code. ``fullgraph=True`` asserts there is no graph break.
 """
@@ -11,7 +13,8 @@ import pytest
 import torch
 from focal_helpers import binary_target, class_target, logits, prob_target
 
-from focalkit.functional import sigmoid_focal_loss, softmax_focal_loss
+import focalkit
+from focalkit.functional import lovasz_hinge_loss, sigmoid_focal_loss, softmax_focal_loss
 
 # Raised inside torch by its own import machinery, not by focalkit.
 pytestmark = pytest.mark.filterwarnings("ignore:`torch.jit.script_method` is deprecated")
@@ -95,3 +98,15 @@ def test_compiled_training_step_matches_eager():
     (g_eager,) = torch.autograd.grad(eager, model.weight)
     (g_comp,) = torch.autograd.grad(compiled, model.weight)
     torch.testing.assert_close(g_comp, g_eager)
+
+
+def test_combo_of_lovasz_and_focal_compiles_without_graph_breaks():
+    """The Lovasz terms inside a ComboLoss trace as one graph with the others."""
+    combo = focalkit.ComboLoss({
+        "lovasz": (focalkit.LovaszSoftmaxLoss(per_image=True, ignore_index=-100), 1.0),
+        "hinge": (lambda x, t: lovasz_hinge_loss(x[:, 1], (t == 1).long()), 0.5),
+        "focal": (focalkit.SoftmaxFocalLoss(gamma=2.0), 0.25),
+    })
+    x = logits(2, 3, 4, 5, dtype=torch.float32)
+    t = class_target(2, 3, 4, 5, ignore_index=-100, ignore_fraction=0.2)
+    compare(lambda a, b: combo(a, b), "aot_eager", x, t)

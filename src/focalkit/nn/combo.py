@@ -22,7 +22,9 @@ class ComboLoss(nn.Module):
     ``forward`` returns the total. To log the terms, call :meth:`components` for the
     unweighted terms (still attached to the graph) and :meth:`total` to combine them; this
     computes every term once and keeps the module free of per-call state, so it is safe
-    under ``torch.compile``, DDP and concurrent calls::
+    under ``torch.compile``, DDP and concurrent calls. Every focalkit loss, the Lovasz
+    losses included, traces without a graph break, so a combo of them compiles with
+    ``fullgraph=True``::
 
         parts = combo.components(logits, target)
         loss = combo.total(parts)

@@ -81,11 +81,16 @@ class LovaszHingeLoss(nn.Module):
         TypeError, ValueError: as :func:`focalkit.functional.lovasz_hinge_loss`.
 
     Example:
+        Logits beyond the margin on the right side cost nothing; on the decision boundary
+        every hinge error is 1, and the loss is 1, the Jaccard loss of getting all wrong:
+
         >>> import torch
         >>> from focalkit import LovaszHingeLoss
-        >>> x, y = torch.randn(2, 8, 8), torch.randint(0, 2, (2, 8, 8))
-        >>> bool(LovaszHingeLoss()(x, y) >= 0)
-        True
+        >>> loss, y = LovaszHingeLoss(), torch.tensor([[1, 0, 1, 0]])
+        >>> loss(4.0 * (2 * y - 1), y)
+        tensor(0.)
+        >>> loss(torch.zeros(1, 4), y)
+        tensor(1.)
     """
 
     def __init__(self, *, per_image: bool = True, ignore_index: int | None = None) -> None:
