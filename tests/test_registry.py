@@ -106,7 +106,8 @@ def test_kwargs_reach_the_module():
 @pytest.mark.parametrize("name,kwargs,error,match", [
     ("focall", {"mode": "binary"}, ValueError, r"unknown loss 'focall'; did you mean 'focal'"),
     ("lovasz", {}, ValueError, r"did you mean 'lovasz_hinge' or 'lovasz_softmax'"),
-    ("xyzzy", {}, ValueError, r"unknown loss 'xyzzy'; registered losses: asymmetric, binary_cross_entropy"),
+    ("xyzzy", {}, ValueError,
+     r"unknown loss 'xyzzy'; registered losses: asymmetric, binary_cross_entropy"),
     (3, {}, TypeError, r"name must be a string; got int"),
     ("softmax_focal", {"mode": "multiclass"}, TypeError, r"unexpected keyword argument 'mode'"),
     ("focal", {"mode": "bogus"}, ValueError, r"mode must be one of"),
