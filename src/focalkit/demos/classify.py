@@ -344,7 +344,7 @@ def plot_results(rows: list[dict], split: Any, cfg: ClassifyConfig, out: Any) ->
     """Draw ``training_loss.png`` and ``per_class_recall.png`` into ``out``."""
     from .plotting import colour, figure, save
 
-    fig, (ax_loss, ax_acc) = figure(10.0, 3.8, 1, 2)
+    fig, (ax_loss, ax_acc) = figure(10.0, 3.8 + 0.2 * math.ceil(len(rows) / 3), 1, 2)
     for i, row in enumerate(rows):
         epochs = np.arange(1, len(row["train_loss"]) + 1)
         name = LOSSES[row["loss"]][1]
@@ -358,7 +358,8 @@ def plot_results(rows: list[dict], split: Any, cfg: ClassifyConfig, out: Any) ->
     ax_acc.set_ylabel("balanced accuracy on held-out data")
     ax_acc.set_title("Held-out balanced accuracy")
     ax_acc.set_ylim(0, 1)
-    ax_acc.legend(loc="lower right")
+    fig.legend(*ax_acc.get_legend_handles_labels(), loc="outside lower center",
+               ncols=min(len(rows), 3))
     fig.suptitle(f"{split.name}, MLP {split.x_train.shape[1]}-{cfg.hidden}-"
                  f"{split.num_classes}, seed {cfg.seed}", fontsize=10)
     paths = [save(fig, out / "training_loss.png")]
