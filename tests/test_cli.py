@@ -191,11 +191,30 @@ def test_help_before_the_name_shows_that_commands_help(argv, title, capsys):
     assert capsys.readouterr().out.startswith(f"usage: {title}")
 
 
-def test_a_loss_of_another_demo_is_pointed_to(capsys):
+@pytest.mark.parametrize("argv,loss,demo,other", [
+    (["demo", "--losses", "dice"], "dice", "classify", "segment"),
+    (["demo", "--losses", "vfl-prior"], "vfl-prior", "classify", "detect"),
+    (["demo", "detect", "--losses", "ldam-drw"], "ldam-drw", "detect", "classify"),
+])
+def test_a_loss_of_another_demo_is_pointed_to(argv, loss, demo, other, capsys):
     with pytest.raises(SystemExit):
-        cli.main(["demo", "--losses", "dice"])
+        cli.main(argv)
     err = capsys.readouterr().err
-    assert "unknown loss 'dice' for classify" in err and "focalkit demo segment" in err
+    assert f"unknown loss '{loss}' for {demo}" in err and f"focalkit demo {other}" in err
+
+
+@pytest.mark.parametrize("words,losses", [
+    (["demo"], ["logit-adjusted", "ldam-drw", "poly1", "asl"]),
+    (["demo", "detect"], ["qfl-prior", "vfl-prior"]),
+])
+def test_the_long_tail_and_quality_losses_are_listed_and_explained(words, losses, capsys):
+    with pytest.raises(SystemExit):
+        cli.main([*words, "--help"])
+    out = " ".join(capsys.readouterr().out.split())
+    for loss in losses:
+        assert f"{loss} =" in out.replace("- ", "-")
+    args = cli.build_parser().parse_args([*words, "--losses", ",".join(losses)])
+    assert cli._flatten(args.losses, ()) == losses
 
 
 @pytest.mark.parametrize("words,option,default", [

@@ -165,8 +165,57 @@ def test_detect_end_to_end(tmp_path, capsys):
     # same initial weights: the prior bias lowers the first loss, focal lowers it further
     assert first["focal-prior"] < first["bce-prior"] < first["bce"]
     assert first["focal-prior"] < first["focal"] < first["bce"]
+    # QFL and VFL on 0/1 targets: no alpha on the positives, so above focal's start
+    for key in ("qfl-prior", "vfl-prior"):
+        assert first["focal-prior"] < first[key] < first["bce-prior"]
     assert all(r["diverged"] in ("yes", "no") for r in rows)
     _check_png(out / "detect_loss.png")
+
+
+def test_ldam_drw_switches_its_class_weights_on_late():
+    import focalkit
+    from focalkit.demos.classify import DRW_FRACTION, build_loss
+
+    counts = [40, 10, 2]
+    loss, scheduler = build_loss("ldam-drw", counts, beta=0.99, total_steps=10)
+    assert isinstance(loss, focalkit.LDAMLoss) and loss.scale == 1.0
+    switched = []
+    for _ in range(10):
+        switched.append(loss.weight is not None)
+        scheduler.step()
+    assert switched.index(True) == int(DRW_FRACTION * 10)
+    assert torch.allclose(loss.weight, focalkit.class_weights(
+        counts=counts, method="effective_number", beta=0.99))
+
+
+def test_asl_row_trains_on_one_hot_targets():
+    from focalkit.demos.classify import build_loss
+    from focalkit.functional import asymmetric_loss
+
+    loss, scheduler = build_loss("asl", [5, 3, 1], beta=0.99, total_steps=1)
+    x, y = torch.randn(4, 3), torch.tensor([0, 2, 1, 2])
+    one_hot = torch.nn.functional.one_hot(y, 3).float()
+    expected = asymmetric_loss(x, one_hot, reduction="sum") / 4
+    assert scheduler is None and torch.allclose(loss(x, y), expected)
+
+
+def test_regenerate_reruns_only_the_demos_named(tmp_path, monkeypatch):
+    from focalkit.demos import plots, regenerate
+
+    (tmp_path / "docs" / "images").mkdir(parents=True)
+    page = "<!-- result: {0} -->\nold {0}\n<!-- /result -->\n"
+    for path in (tmp_path / "README.md", tmp_path / "docs" / "demo-results.md"):
+        path.write_text("".join(page.format(name) for name in ("classify", "segment",
+                                                               "detect")))
+    ran = []
+    for demo in regenerate.DEMOS:
+        monkeypatch.setattr(regenerate, f"_{demo}",
+                            lambda runs, images, demo=demo: ran.append(demo) or {demo: "new"})
+    monkeypatch.setattr(plots, "focal_curves", lambda *args, **kwargs: None)
+    assert regenerate.main(["--root", str(tmp_path), "--demos", "classify", "detect"]) == 0
+    assert ran == ["classify", "detect"]
+    text = (tmp_path / "README.md").read_text()
+    assert "\nnew\n" in text and "old segment" in text and "old classify" not in text
 
 
 def test_plot_curves_and_table(tmp_path, capsys):

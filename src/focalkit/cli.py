@@ -15,7 +15,7 @@ from . import __version__
 
 _EPILOG_DEMO = """\
 examples:
-  focalkit demo                              long-tailed digits, all five losses
+  focalkit demo                              long-tailed digits, all nine losses
   focalkit demo --losses ce focal --epochs 20
   focalkit demo --dataset mnist --data-dir ~/data/mnist --epochs 5
   focalkit demo segment                      small-object segmentation
@@ -183,7 +183,11 @@ _CLASSIFY_DESCRIPTION = (
     "cross entropy; ce-weighted = cross entropy with inverse-frequency class weights; focal = "
     "softmax focal loss (gamma=2); focal-cb = focal with class-balanced alpha from the "
     "effective number of samples; focal-warmup = focal with gamma raised from 0 to 2 over the "
-    "first quarter of training by a GammaScheduler.")
+    "first quarter of training by a GammaScheduler; logit-adjusted = cross entropy of the "
+    "logits plus the log prior of the training counts (Balanced Softmax, tau=1); ldam-drw = "
+    "LDAM margins (scale=1 on the MLP's plain linear logits) with class-balanced weights "
+    "switched on for the last fifth of training (deferred re-weighting); poly1 = Poly-1 cross "
+    "entropy (epsilon=1); asl = the multi-label asymmetric loss on one-hot targets.")
 
 
 def _classify_options(p: argparse.ArgumentParser) -> None:
@@ -204,7 +208,7 @@ def _classify_options(p: argparse.ArgumentParser) -> None:
                    help="passes over the training set for each loss")
     p.add_argument("--beta", type=_real(0.0, 1.0, high_open=True), default=0.99,
                    help="beta of the effective number of samples, (1 - beta**n) / (1 - beta), "
-                        "for focal-cb")
+                        "for focal-cb and the deferred weights of ldam-drw")
     _add_common(p, LOSSES, "data split, initial weights and batch order", "classify")
     p.set_defaults(run=_run_classify, all_losses=tuple(LOSSES))
 
@@ -246,9 +250,11 @@ def _add_detect(sub: argparse._SubParsersAction) -> None:
                     "by the number of positives, as in RetinaNet. It is trained with bce = "
                     "binary cross entropy, bce-prior = BCE with the classifier bias set by "
                     "prior_bias_ (sigmoid(b) = 0.01), focal = sigmoid focal loss (gamma=2, "
-                    "alpha=0.25), focal-prior = focal with prior_bias_. Reports the loss at the "
-                    "first step, whether training diverged, and average precision on held-out "
-                    "images.",
+                    "alpha=0.25), focal-prior = focal with prior_bias_, qfl-prior = quality "
+                    "focal loss (beta=2) and vfl-prior = varifocal loss (alpha=0.75, gamma=2), "
+                    "both with prior_bias_ and with the 0/1 anchor label as their quality "
+                    "target (the head predicts no boxes). Reports the loss at the first step, "
+                    "whether training diverged, and average precision on held-out images.",
         formatter_class=_HelpFormatter)
     p.add_argument("--steps", type=_positive_int, default=DEFAULTS["steps"],
                    help="SGD steps for each loss")

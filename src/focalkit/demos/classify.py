@@ -12,6 +12,15 @@ split. The losses:
   (Cui et al., 2019; ``class_weights(counts=..., method="effective_number", beta=beta)``).
 * ``focal-warmup``: gamma raised linearly from 0 to 2 over the first quarter of the training
   steps by a :class:`focalkit.GammaScheduler`.
+* ``logit-adjusted``: cross entropy of the logits plus the log prior of the training counts
+  (:class:`focalkit.LogitAdjustedCrossEntropyLoss`, tau = 1: Balanced Softmax).
+* ``ldam-drw``: LDAM margins (:class:`focalkit.LDAMLoss`, ``scale=1`` since the MLP's last
+  layer is an ordinary linear layer, not a cosine classifier), with class-balanced weights
+  (``beta``) switched on for the last fifth of the steps by a deferred
+  :class:`focalkit.GammaScheduler` (deferred re-weighting).
+* ``poly1``: Poly-1 cross entropy, epsilon = 1 (:class:`focalkit.Poly1CrossEntropyLoss`).
+* ``asl``: the multi-label asymmetric loss (:class:`focalkit.AsymmetricLoss`, its defaults)
+  on one-hot targets, one sigmoid per class, summed over the classes.
 """
 
 from __future__ import annotations
@@ -41,11 +50,16 @@ LOSSES: dict[str, tuple[str, str]] = {
     "focal": ("focal g=2", "focal (γ=2)"),
     "focal-cb": ("focal g=2 + CB alpha", "focal (γ=2) + class-balanced α"),
     "focal-warmup": ("focal g: 0->2 warm-up", "focal, γ warm-up 0→2"),
+    "logit-adjusted": ("logit-adjusted CE", "logit-adjusted CE (τ=1)"),
+    "ldam-drw": ("LDAM + DRW", "LDAM + deferred re-weighting"),
+    "poly1": ("Poly-1 e=1", "Poly-1 (ε=1)"),
+    "asl": ("ASL, one-hot", "asymmetric loss, one-hot targets"),
 }
 
 DATASETS = ("digits", "mnist")
 DEFAULT_EPOCHS = 150
 RARE = 3
+DRW_FRACTION = 0.8
 
 COLUMNS = [("label", "loss", ""), ("accuracy", "accuracy", ".3f"),
            ("balanced_accuracy", "balanced acc", ".3f"), ("macro_f1", "macro-F1", ".3f"),
@@ -68,7 +82,8 @@ class ClassifyConfig:
         quiet: hide the progress bars.
         threads: CPU threads for torch (None leaves torch's default); 1 by default, since
             the MLP's small matrix products run fastest on one thread.
-        beta: beta of the effective number of samples for ``focal-cb``.
+        beta: beta of the effective number of samples for ``focal-cb`` and the deferred
+            weights of ``ldam-drw``.
         batch_size: images per SGD step.
         lr: SGD learning rate.
         momentum: SGD momentum.
@@ -100,15 +115,51 @@ def make_mlp(in_features: int, hidden: int, num_classes: int) -> Any:
                          nn.Linear(hidden, num_classes))
 
 
-def build_loss(key: str, train_counts: list[int], *, beta: float, total_steps: int
-               ) -> tuple[Any, Any]:
-    """The loss module for ``key`` and, for ``focal-warmup``, its gamma scheduler.
+class OneHotLoss:
+    """A multi-label loss applied to single-label targets made one-hot.
+
+    The per-element loss is summed over the classes and averaged over the batch, so that a
+    sample weighs as much as under cross entropy.
+
+    Args:
+        loss: a module that takes ``(N, C)`` logits and ``(N, C)`` 0/1 targets and has
+            ``reduction="none"``.
+
+    Example:
+        >>> import torch
+        >>> from focalkit import AsymmetricLoss
+        >>> from focalkit.demos.classify import OneHotLoss
+        >>> x, y = torch.zeros(2, 3), torch.tensor([0, 2])
+        >>> loss = OneHotLoss(AsymmetricLoss(gamma_neg=0.0, clip=0.0, reduction="none"))
+        >>> round(float(loss(x, y)), 4)  # three binary cross entropies at p = 0.5
+        2.0794
+    """
+
+    def __init__(self, loss: Any) -> None:
+        self.loss = loss
+
+    def to(self, device: Any) -> OneHotLoss:
+        self.loss = self.loss.to(device)
+        return self
+
+    def __call__(self, input: Any, target: Any) -> Any:
+        import torch.nn.functional as F
+
+        one_hot = F.one_hot(target, input.shape[1]).to(input.dtype)
+        return self.loss(input, one_hot).sum(1).mean()
+
+
+def build_loss(key: str, train_counts: list[int], *, beta: float, total_steps: int,
+               device: Any = "cpu") -> tuple[Any, Any]:
+    """The loss for ``key`` and, for ``focal-warmup`` and ``ldam-drw``, its scheduler.
 
     Args:
         key: one of :data:`LOSSES`.
         train_counts: training images per class.
-        beta: beta of the effective number of samples (``focal-cb``).
-        total_steps: SGD steps in the whole run (``focal-warmup`` warms up over a quarter).
+        beta: beta of the effective number of samples (``focal-cb``, ``ldam-drw``).
+        total_steps: SGD steps in the whole run (``focal-warmup`` warms up over a quarter,
+            ``ldam-drw`` switches its weights on after :data:`DRW_FRACTION` of them).
+        device: where the loss and its scheduled weights go. Default: ``"cpu"``.
 
     Returns:
         tuple: ``(loss_module, scheduler_or_None)``.
@@ -133,6 +184,20 @@ def build_loss(key: str, train_counts: list[int], *, beta: float, total_steps: i
                                             gamma_end=2.0,
                                             total_steps=max(1, total_steps // 4))
         return loss, scheduler
+    if key == "logit-adjusted":
+        return focalkit.LogitAdjustedCrossEntropyLoss(class_counts=train_counts, tau=1.0), None
+    if key == "ldam-drw":
+        loss = focalkit.LDAMLoss(class_counts=train_counts, max_margin=0.5, scale=1.0)
+        weights = focalkit.class_weights(counts=train_counts, method="effective_number",
+                                         beta=beta).to(device)
+        scheduler = focalkit.GammaScheduler(
+            loss, param="weight", schedule="deferred", start=None, end=weights,
+            total_steps=max(1, int(DRW_FRACTION * total_steps)))
+        return loss, scheduler
+    if key == "poly1":
+        return focalkit.Poly1CrossEntropyLoss(epsilon=1.0), None
+    if key == "asl":
+        return OneHotLoss(focalkit.AsymmetricLoss(reduction="none")), None
     raise ValueError(f"unknown loss {key!r}; choose from {', '.join(LOSSES)}")
 
 
@@ -178,7 +243,7 @@ def _train(key: str, init_state: dict, split: Any, cfg: ClassifyConfig, device: 
     model = make_mlp(x.shape[1], cfg.hidden, split.num_classes).to(device)
     model.load_state_dict(init_state)
     loss_fn, scheduler = build_loss(key, split.train_counts, beta=cfg.beta,
-                                    total_steps=cfg.epochs * steps_per_epoch)
+                                    total_steps=cfg.epochs * steps_per_epoch, device=device)
     loss_fn = loss_fn.to(device)
     optimizer = torch.optim.SGD(model.parameters(), lr=cfg.lr, momentum=cfg.momentum)
     order = torch.Generator().manual_seed(cfg.seed + 1)  # same batch order for every loss
@@ -279,7 +344,7 @@ def plot_results(rows: list[dict], split: Any, cfg: ClassifyConfig, out: Any) ->
     """Draw ``training_loss.png`` and ``per_class_recall.png`` into ``out``."""
     from .plotting import colour, figure, save
 
-    fig, (ax_loss, ax_acc) = figure(10.0, 3.8, 1, 2)
+    fig, (ax_loss, ax_acc) = figure(10.0, 3.8 + 0.2 * math.ceil(len(rows) / 3), 1, 2)
     for i, row in enumerate(rows):
         epochs = np.arange(1, len(row["train_loss"]) + 1)
         name = LOSSES[row["loss"]][1]
@@ -293,7 +358,8 @@ def plot_results(rows: list[dict], split: Any, cfg: ClassifyConfig, out: Any) ->
     ax_acc.set_ylabel("balanced accuracy on held-out data")
     ax_acc.set_title("Held-out balanced accuracy")
     ax_acc.set_ylim(0, 1)
-    ax_acc.legend(loc="lower right")
+    fig.legend(*ax_acc.get_legend_handles_labels(), loc="outside lower center",
+               ncols=min(len(rows), 3))
     fig.suptitle(f"{split.name}, MLP {split.x_train.shape[1]}-{cfg.hidden}-"
                  f"{split.num_classes}, seed {cfg.seed}", fontsize=10)
     paths = [save(fig, out / "training_loss.png")]
@@ -303,18 +369,23 @@ def plot_results(rows: list[dict], split: Any, cfg: ClassifyConfig, out: Any) ->
     return paths
 
 
-def rarest_summary(rows: list[dict], train_counts: list[int]) -> str:
-    """One line naming the loss with the best mean recall on the rarest classes.
+def rarest_summary(rows: list[dict], train_counts: list[int], shown: int = 3) -> str:
+    """One line naming the losses with the best mean recall on the rarest classes.
+
+    The ``shown`` best are listed, and cross entropy after them as the baseline when it was
+    trained and is not among them.
 
     Example:
         >>> from focalkit.demos.classify import rarest_summary
-        >>> rows = [{"loss": "ce", "rare_recall": 0.5}, {"loss": "focal", "rare_recall": 0.6}]
-        >>> rarest_summary(rows, [50, 20, 9, 4, 1])
+        >>> rows = [{"loss": "ce", "rare_recall": 0.5}, {"loss": "focal", "rare_recall": 0.6},
+        ...         {"loss": "asl", "rare_recall": 0.4}]
+        >>> rarest_summary(rows, [50, 20, 9, 4, 1], shown=1)
         'rarest 3 classes (2, 3, 4): best mean recall focal (γ=2), 0.60; cross entropy 0.50'
     """
     rarest = sorted(np.argsort(train_counts, kind="stable")[:RARE].tolist())
     ranked = sorted(rows, key=lambda row: -row["rare_recall"])
-    best, rest = ranked[0], ranked[1:]
+    best, rest = ranked[0], ranked[1:shown]
+    rest += [row for row in ranked[shown:] if row["loss"] == "ce"]
     others = "; ".join(f"{LOSSES[row['loss']][1]} {row['rare_recall']:.2f}" for row in rest)
     return (f"rarest {len(rarest)} classes ({', '.join(map(str, rarest))}): best mean recall "
             f"{LOSSES[best['loss']][1]}, {best['rare_recall']:.2f}" + (f"; {others}"
@@ -327,7 +398,7 @@ def recall_figure(rows: list[dict], split: Any, cfg: ClassifyConfig) -> Any:
 
     c = split.num_classes
     rarest = set(np.argsort(split.train_counts, kind="stable")[:RARE].tolist())
-    fig, ax = figure(max(8.0, 0.9 * c + 2), 4.4)
+    fig, ax = figure(max(8.0, c * (0.3 + 0.1 * len(rows)) + 1.5), 4.4)
     width = 0.8 / max(len(rows), 1)
     positions = np.arange(c)
     for i, row in enumerate(rows):

@@ -4,12 +4,21 @@ A dense detector scores every anchor of every image, and almost all anchors are 
 background. Here a small convolutional head scores 3 anchors at each pixel of 64 x 64 noisy
 images of bright squares (12,288 anchors per image, about 1 in 1,000 positive; see
 :func:`focalkit.demos.data.make_detection`). As in RetinaNet the loss is summed over all
-anchors and divided by the number of positive anchors. Four runs, from the same initial weights:
+anchors and divided by the number of positive anchors. Six runs, from the same initial weights:
 
 * ``bce``: binary cross entropy, untouched head (every anchor starts at p = 0.5).
 * ``bce-prior``: BCE with the last bias set by :func:`focalkit.prior_bias_` (p = 0.01).
 * ``focal``: :func:`focalkit.functional.sigmoid_focal_loss` (gamma = 2, alpha = 0.25).
 * ``focal-prior``: focal loss with :func:`focalkit.prior_bias_`.
+* ``qfl-prior``: :func:`focalkit.functional.quality_focal_loss` (beta = 2) with the prior bias.
+* ``vfl-prior``: :func:`focalkit.functional.varifocal_loss` (alpha = 0.75, gamma = 2) with the
+  prior bias.
+
+QFL and VFL are meant for a target that is the IoU of a predicted box with its ground truth.
+This head predicts no boxes (every anchor is a fixed square), so their target is the 0/1
+anchor label: QFL is then the focal loss without alpha, and VFL is BCE on the positives and
+alpha-weighted focal loss on the negatives. GFL and VarifocalNet both start from the prior
+bias, so these two runs do too.
 
 The table shows the loss at the first step (dominated by the easy negatives unless both
 remedies are used), whether training diverged, and average precision on held-out images.
@@ -40,6 +49,8 @@ LOSSES: dict[str, tuple[str, str]] = {
     "bce-prior": ("BCE + prior bias", "BCE + prior bias"),
     "focal": ("focal", "focal (γ=2, α=0.25)"),
     "focal-prior": ("focal + prior bias", "focal + prior bias"),
+    "qfl-prior": ("QFL + prior bias", "QFL (β=2) + prior bias"),
+    "vfl-prior": ("VFL + prior bias", "VFL (α=0.75, γ=2) + prior bias"),
 }
 
 DEFAULTS = {"steps": 300, "train_images": 64, "test_images": 16, "size": 64}
@@ -98,14 +109,21 @@ def make_head(anchors: int, width: int = 16) -> Any:
 
 
 def detection_loss(key: str, logits: Any, target: Any) -> Any:
-    """The loss of ``key``, summed over anchors and divided by the number of positives."""
+    """The loss of ``key``, summed over anchors and divided by the number of positives.
+
+    ``target`` is the 0/1 anchor label; QFL and VFL take it as their quality target.
+    """
     import torch.nn.functional as F
 
-    from focalkit.functional import sigmoid_focal_loss
+    from focalkit.functional import quality_focal_loss, sigmoid_focal_loss, varifocal_loss
 
     num_pos = target.sum().clamp_min(1.0)
     if key.startswith("bce"):
         total = F.binary_cross_entropy_with_logits(logits, target, reduction="sum")
+    elif key.startswith("qfl"):
+        total = quality_focal_loss(logits, target, beta=2.0, reduction="sum")
+    elif key.startswith("vfl"):
+        total = varifocal_loss(logits, target, alpha=0.75, gamma=2.0, reduction="sum")
     else:
         total = sigmoid_focal_loss(logits, target, alpha=0.25, gamma=2.0, reduction="sum")
     return total / num_pos
@@ -233,31 +251,32 @@ def plot_results(rows: list[dict], out: Any, anchors: int, positives: float) -> 
     """Draw ``detect_loss.png``: loss over steps and held-out precision-recall curves."""
     from .plotting import colour, figure, save
 
-    fig, (ax_loss, ax_pr) = figure(10.0, 3.9, 1, 2)
+    fig, (ax_loss, ax_pr) = figure(10.0, 4.4, 1, 2)
     for i, row in enumerate(rows):
         keep = [(s + 1, v) for s, v in enumerate(row["losses"]) if math.isfinite(v) and v > 0]
         name = LOSSES[row["loss"]][1]
+        ap = row["average_precision"]
+        label = f"{name}: AP {'-' if math.isnan(ap) else format(ap, '.3f')}"
         if keep:
             steps, values = zip(*keep, strict=True)
-            ax_loss.plot(steps, values, color=colour(i), lw=1.5, label=name)
+            ax_loss.plot(steps, values, color=colour(i), lw=1.5, label=label)
         if row["diverged"] == "yes" and keep:
             ax_loss.plot(*keep[-1], marker="x", color=colour(i), ms=9, mew=2)
         if row["pr_curve"] is not None:
             # drawn over the axes' spines, so that a curve along precision 0 stays visible
             ax_pr.plot(row["pr_curve"]["recall"], row["pr_curve"]["precision"],
-                       color=colour(i), lw=1.8, clip_on=False, zorder=3,
-                       label=f"{name}: AP {row['average_precision']:.3f}")
+                       color=colour(i), lw=1.8, clip_on=False, zorder=3)
     ax_loss.set_yscale("log")
     ax_loss.set_xlabel("training step")
     ax_loss.set_ylabel("loss / positive anchor (log scale)")
     ax_loss.set_title("Training loss")
-    ax_loss.legend(loc="upper right")
     ax_pr.set_xlim(-0.02, 1.02)
     ax_pr.set_ylim(-0.04, 1.04)
     ax_pr.set_xlabel("recall")
     ax_pr.set_ylabel("precision")
     ax_pr.set_title("Held-out precision-recall")
-    ax_pr.legend(loc="center left")
+    fig.legend(*ax_loss.get_legend_handles_labels(), loc="outside lower center",
+               ncols=min(len(rows), 3))
     fig.suptitle(f"Dense detection toy: {anchors:,} anchors per image, "
                  f"{positives:.0f} positive", fontsize=10)
     return [save(fig, out / "detect_loss.png")]

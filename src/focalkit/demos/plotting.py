@@ -5,9 +5,10 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-# Colour-blind-friendly palette (Okabe & Ito), in the order the losses are listed.
+# Colour-blind-friendly palette (Okabe & Ito, then Tol's wine and grey), in the order the
+# losses are listed.
 PALETTE = ("#0072B2", "#E69F00", "#009E73", "#CC79A7", "#D55E00", "#56B4E9", "#000000",
-           "#F0E442")
+           "#F0E442", "#882255", "#999999")
 
 _STYLE = {
     "axes.spines.top": False,

@@ -5,8 +5,9 @@
 ``focalkit demo detect`` with their default settings, one CPU thread each, copies their
 figures and ``focalkit plot curves`` into ``docs/images/``, and replaces the text between
 ``<!-- result: NAME -->`` and ``<!-- /result -->`` in ``README.md`` and
-``docs/demo-results.md`` with the new tables and run times. The prose around them is written
-by hand and must be read again after a run.
+``docs/demo-results.md`` with the new tables and run times. ``--demos classify detect`` reruns
+only the demos named and leaves the others' tables, times and figures as they are. The prose
+around them is written by hand and must be read again after a run.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ import numpy as np
 
 MARKER = re.compile(r"<!-- result: ([\w-]+) -->.*?<!-- /result -->", re.DOTALL)
 SEEDS = range(5)
+DEMOS = ("classify", "segment", "detect")
 
 
 def markdown_table(rows: Sequence[dict], columns: Sequence[tuple[str, str, str]],
@@ -82,12 +84,18 @@ def replace_results(text: str, results: dict[str, str]) -> str:
 CLASSIFY_NAMES = {"ce": "cross entropy", "ce-weighted": "CE + inverse-frequency class weights",
                   "focal": "focal, γ = 2",
                   "focal-cb": "focal, γ = 2, class-balanced α (β = 0.99)",
-                  "focal-warmup": "focal, γ warmed up from 0 to 2"}
+                  "focal-warmup": "focal, γ warmed up from 0 to 2",
+                  "logit-adjusted": "logit-adjusted CE (τ = 1, Balanced Softmax)",
+                  "ldam-drw": "LDAM + deferred re-weighting",
+                  "poly1": "Poly-1 (ε = 1)",
+                  "asl": "asymmetric loss on one-hot targets"}
 SEGMENT_NAMES = {"ce": "cross entropy", "dice": "Dice", "dice-ce": "Dice + CE",
                  "focal": "focal, γ = 2", "lovasz": "Lovász-Softmax",
                  "focal-dice": "focal + Dice"}
 DETECT_NAMES = {"bce": "BCE", "bce-prior": "BCE + `prior_bias_` (π = 0.01)",
-                "focal": "focal (γ = 2, α = 0.25)", "focal-prior": "focal + `prior_bias_`"}
+                "focal": "focal (γ = 2, α = 0.25)", "focal-prior": "focal + `prior_bias_`",
+                "qfl-prior": "QFL (β = 2) + `prior_bias_`",
+                "vfl-prior": "VFL (α = 0.75, γ = 2) + `prior_bias_`"}
 
 
 def _named(rows: list[dict], names: dict[str, str]) -> list[dict]:
@@ -100,38 +108,41 @@ def _timed(run, cfg) -> tuple[dict, float]:
     return record, time.perf_counter() - start
 
 
-def regenerate(root: Path) -> dict[str, str]:
-    """Run the demos and rewrite the results in ``root``; return the new texts by name."""
-    from .classify import ClassifyConfig
-    from .classify import run as run_classify
-    from .detect import DetectConfig
-    from .detect import run as run_detect
+def regenerate(root: Path, demos: Sequence[str] = DEMOS) -> dict[str, str]:
+    """Run the ``demos`` and rewrite their results in ``root``; return the new texts by name."""
     from .plots import focal_curves
-    from .segment import SegmentConfig
-    from .segment import run as run_segment
 
     images = root / "docs" / "images"
     results: dict[str, str] = {}
     with tempfile.TemporaryDirectory() as tmp:
         runs = Path(tmp)
-        spread = []
-        for seed in SEEDS:
-            record, seconds = _timed(run_classify, ClassifyConfig(
-                seed=seed, quiet=True, out=str(runs / f"classify-{seed}")))
-            spread.append(record["results"])
-            if seed == 0:
-                classify, results["classify-time"] = record, f"{seconds:.0f} s"
-        segment, seconds = _timed(run_segment, SegmentConfig(quiet=True, out=str(runs / "seg")))
-        results["segment-time"] = f"{seconds:.0f} s"
-        detect, seconds = _timed(run_detect, DetectConfig(quiet=True, out=str(runs / "det")))
-        results["detect-time"] = f"{seconds:.0f} s"
-        for name, figure in (("classify-0/training_loss.png", "demo-classify-training.png"),
-                             ("classify-0/per_class_recall.png", "demo-classify-recall.png"),
-                             ("seg/segmentation.png", "demo-segment.png"),
-                             ("det/detect_loss.png", "demo-detect.png")):
-            shutil.copyfile(runs / name, images / figure)
+        if "classify" in demos:
+            results.update(_classify(runs, images))
+        if "segment" in demos:
+            results.update(_segment(runs, images))
+        if "detect" in demos:
+            results.update(_detect(runs, images))
     focal_curves([0.0, 0.5, 1.0, 2.0, 5.0], images / "focal-curves.png", stream=io.StringIO())
+    for page in (root / "README.md", root / "docs" / "demo-results.md"):
+        page.write_text(replace_results(page.read_text(), results))
+    return results
 
+
+def _classify(runs: Path, images: Path) -> dict[str, str]:
+    from .classify import ClassifyConfig
+    from .classify import run as run_classify
+
+    results: dict[str, str] = {}
+    spread = []
+    for seed in SEEDS:
+        record, seconds = _timed(run_classify, ClassifyConfig(
+            seed=seed, quiet=True, out=str(runs / f"classify-{seed}")))
+        spread.append(record["results"])
+        if seed == 0:
+            classify, results["classify-time"] = record, f"{seconds:.0f} s"
+    for name, figure in (("classify-0/training_loss.png", "demo-classify-training.png"),
+                         ("classify-0/per_class_recall.png", "demo-classify-recall.png")):
+        shutil.copyfile(runs / name, images / figure)
     metrics = ["accuracy", "balanced_accuracy", "macro_f1", "rare_recall"]
     results["classify"] = markdown_table(
         _named(classify["results"], CLASSIFY_NAMES),
@@ -150,32 +161,50 @@ def regenerate(root: Path) -> dict[str, str]:
         summary, [("name", "loss", ""), ("balanced_accuracy", "balanced acc.", ""),
                   ("macro_f1", "macro-F1", ""),
                   ("rare_recall", "recall of the 3 rarest digits", "")])
-    results["segment"] = markdown_table(
+    return results
+
+
+def _segment(runs: Path, images: Path) -> dict[str, str]:
+    from .segment import SegmentConfig
+    from .segment import run as run_segment
+
+    segment, seconds = _timed(run_segment, SegmentConfig(quiet=True, out=str(runs / "seg")))
+    shutil.copyfile(runs / "seg" / "segmentation.png", images / "demo-segment.png")
+    return {"segment-time": f"{seconds:.0f} s", "segment": markdown_table(
         _named(segment["results"], SEGMENT_NAMES),
         [("name", "loss", ""), ("miou", "mIoU (foreground)", ".3f"),
          ("iou_disk", "IoU disk", ".3f"), ("iou_square", "IoU square", ".3f"),
          ("iou_ring", "IoU ring", ".3f"), ("seconds", "training s", ".1f")],
-        bold=["miou", "iou_disk", "iou_square", "iou_ring"])
-    results["detect"] = markdown_table(
+        bold=["miou", "iou_disk", "iou_square", "iou_ring"])}
+
+
+def _detect(runs: Path, images: Path) -> dict[str, str]:
+    from .detect import DetectConfig
+    from .detect import run as run_detect
+
+    detect, seconds = _timed(run_detect, DetectConfig(quiet=True, out=str(runs / "det")))
+    shutil.copyfile(runs / "det" / "detect_loss.png", images / "demo-detect.png")
+    return {"detect-time": f"{seconds:.0f} s", "detect": markdown_table(
         _named(detect["results"], DETECT_NAMES),
         [("name", "loss", ""), ("first_loss", "loss at step 1", ".2f"),
          ("final_loss", "final loss", ".3f"), ("diverged", "diverged", ""),
-         ("average_precision", "AP (held-out)", ".3f")], bold=["average_precision"])
-    for page in (root / "README.md", root / "docs" / "demo-results.md"):
-        page.write_text(replace_results(page.read_text(), results))
-    return results
+         ("average_precision", "AP (held-out)", ".3f")], bold=["average_precision"])}
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Parse the options and regenerate."""
     parser = argparse.ArgumentParser(
         prog="python -m focalkit.demos.regenerate",
-        description="Rerun every demo with its defaults and rewrite the tables, run times and "
+        description="Rerun the demos with their defaults and rewrite the tables, run times and "
                     "figures in README.md, docs/demo-results.md and docs/images/.")
     parser.add_argument("--root", type=Path, default=Path("."),
                         help="the repository root (default: the current folder)")
+    parser.add_argument("--demos", nargs="+", choices=DEMOS, default=list(DEMOS),
+                        metavar="DEMO",
+                        help=f"the demos to rerun, among {', '.join(DEMOS)}; the others' "
+                             f"results stay as they are (default: all)")
     args = parser.parse_args(argv)
-    for name, text in regenerate(args.root).items():
+    for name, text in regenerate(args.root, args.demos).items():
         print(f"{name}:\n{text}\n")
     return 0
 
