@@ -23,11 +23,16 @@ from . import blocks
 
 def _block_total(sums: list[Tensor], count: Tensor, reduction: str, dtype: torch.dtype,
                  input: Tensor) -> Tensor:
-    """The sum of the per-block loss sums (divided by ``count`` for ``"mean"``), as ``input``."""
-    total = torch.stack(sums).sum() if sums else torch.zeros((), dtype=dtype,
+    """The sum of the per-block loss sums (divided by ``count`` for ``"mean"``), as ``input``.
+
+    Each block is summed with ``sum`` (pairwise, accurate to a few float32 roundings, where the
+    float32 running sum of a ``dot`` loses some 1e-6 of the result over a block); the block
+    sums, their total and the division are float64.
+    """
+    total = torch.stack(sums).sum() if sums else torch.zeros((), dtype=torch.float64,
                                                                device=input.device)
     if reduction == "mean":
-        total = total / count.clamp_min(1).to(dtype)
+        total = total / count.clamp_min(1).to(total.dtype)
     return total.to(input.dtype)
 
 
@@ -155,9 +160,9 @@ class _SigmoidFocalFunction(torch.autograd.Function):
                 else:
                     out[block] = torch.mul(loss_factor, bce)
             elif loss_factor is None:
-                sums.append(bce.sum())
+                sums.append(bce.sum().double())
             else:
-                sums.append(torch.dot(loss_factor.reshape(-1), bce.reshape(-1)))
+                sums.append(bce.mul_(loss_factor).sum().double())
         if ignore_index is None:
             count = torch.tensor(x.numel(), device=x.device)
         else:
@@ -284,8 +289,8 @@ class _SoftmaxFocalFunction(torch.autograd.Function):
             loss_factor, _ = _focal_index_block(log_pt, alpha_t, gamma, need_grad,
                                                 coeff[rows, cols] if need_grad else None)
             if loss is None:
-                sums.append(-(log_pt.sum() if loss_factor is None
-                              else torch.dot(loss_factor.reshape(-1), log_pt.reshape(-1))))
+                sums.append(-(log_pt if loss_factor is None else loss_factor.mul_(log_pt))
+                            .sum().double())
             elif loss_factor is None:
                 torch.neg(log_pt, out=loss[rows, cols])
             else:
