@@ -126,6 +126,10 @@ SIGMOID_ERRORS = [
     (sig(gamma=float("inf")), ValueError, r"gamma must be finite; got inf"),
     (sig(gamma=None), TypeError, r"gamma must be a real number; got None"),
     (sig(gamma=torch.tensor(2.0)), TypeError, r"gamma must be a real number; got a tensor"),
+    # epsilon (Poly-1): down to -1, where the leading polynomial term vanishes
+    (sig(epsilon=-1.5), ValueError, r"epsilon must be in \[-1, inf\]; got -1\.5"),
+    (sig(epsilon=float("nan")), ValueError, r"epsilon must be finite; got nan"),
+    (sig(epsilon="1"), TypeError, r"epsilon must be a real number; got '1'"),
     # reduction
     (sig(reduction="avg"), ValueError,
      r"reduction must be one of 'none', 'mean', 'sum'; got 'avg'"),
@@ -231,6 +235,8 @@ SOFTMAX_ERRORS = [
     (soft(label_smoothing=1.5), ValueError, r"label_smoothing must be in \[0, 1\]; got 1\.5"),
     (soft(label_smoothing=-0.1), ValueError, r"label_smoothing must be in \[0, 1\]; got -0\.1"),
     (soft(label_smoothing=None), TypeError, r"label_smoothing must be a real number; got None"),
+    (soft(epsilon=-2), ValueError, r"epsilon must be in \[-1, inf\]; got -2"),
+    (soft(epsilon=None), TypeError, r"epsilon must be a real number; got None"),
     (soft(ignore_index="none"), TypeError, r"ignore_index must be an int or None; got 'none'"),
     # probability targets have no class index to ignore (as in the region losses)
     (soft(target=torch.full((4, 3), 1 / 3), ignore_index=255), ValueError,
@@ -255,6 +261,9 @@ MODULE_ERRORS = [
      r"alpha must be one of 'auto'; got 'balanced'"),
     (lambda: FocalLoss("binary", alpha=2.0), ValueError, r"alpha must be in \[0, 1\]; got 2"),
     (lambda: FocalLoss("multiclass", gamma=-1.0), ValueError, r"gamma must be in \[0, inf\]"),
+    (lambda: FocalLoss("binary", epsilon=-1.01), ValueError, r"epsilon must be in \[-1, inf\]"),
+    (lambda: SigmoidFocalLoss(epsilon=True), TypeError, r"epsilon must be a real number"),
+    (lambda: SoftmaxFocalLoss(epsilon=-3.0), ValueError, r"epsilon must be in \[-1, inf\]"),
     (lambda: FocalLoss("multilabel", reduction="max"), ValueError,
      r"reduction must be one of 'none', 'mean', 'sum'; got 'max'"),
     (lambda: FocalLoss("multiclass", alpha=[1.0, 2.0])(x(4, 3), t(4)), ValueError,

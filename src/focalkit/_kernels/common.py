@@ -80,17 +80,26 @@ def sigmoid_focal_terms(x: Tensor, y: Tensor, alpha: float | Tensor | None, gamm
 
     Both softplus terms are built from ``relu`` and ``log1p(exp(-|x|))`` so that each stays
     accurate on its own (``softplus(x) - x`` would cancel for large ``x``).
+
+    Infinite logits give the limits: the terms are evaluated at the largest finite logit of
+    the same sign, where :math:`p` and :math:`q` are exactly 0 and 1, which makes the
+    derivative its limit (0 for a right, infinitely confident prediction); the loss is 0 there
+    and infinite for a wrong one, with that derivative as autograd's gradient.
     """
+    infinite = torch.isinf(x)
+    x_inf = x
+    big = torch.finfo(x.dtype).max
+    x = x.clamp(-big, big)
     tail = torch.log1p(torch.exp(-x.abs()))
     p = torch.sigmoid(x)
     q = torch.sigmoid(-x)
     if pos_weight is None:
         bce = (torch.relu(x) - x * y) + tail
-        dbce = torch.lerp(p, -q, y) if with_grad else None
+        dbce = torch.lerp(p, -q, y)
     else:
         bce = (1.0 - y) * torch.relu(x) + pos_weight * y * torch.relu(-x) \
             + (1.0 + (pos_weight - 1.0) * y) * tail
-        dbce = torch.lerp(p, -pos_weight * q, y) if with_grad else None
+        dbce = torch.lerp(p, -pos_weight * q, y)
     m = torch.lerp(p, q, y)
     mod = pow_gamma(m, gamma)
     loss = mod * bce
@@ -101,6 +110,10 @@ def sigmoid_focal_terms(x: Tensor, y: Tensor, alpha: float | Tensor | None, gamm
         scale = weight if scale is None else scale * weight
     if scale is not None:
         loss = loss * scale
+    # At x = +-inf: slope * x, infinite with the limit derivative as its gradient, unless the
+    # slope is 0 (a right prediction, or a zero weight), where the loss above is exactly 0.
+    slope = (mod * dbce if scale is None else mod * dbce * scale).detach()
+    loss = torch.where(infinite & (slope != 0), slope * x_inf, loss)
     if not with_grad:
         return loss, None
     grad = mod * dbce
@@ -121,17 +134,31 @@ def focal_index_terms(log_pt: Tensor, alpha_t: Tensor | None, gamma: float,
         \ell = -\alpha_t\,m^\gamma \log p_t, \qquad
         \frac{\partial \ell}{\partial x_j} = G\,(\mathrm{softmax}(x)_j - [j = t]), \quad
         G = \alpha_t\left(m^\gamma - \gamma\,m^{\gamma - 1}\,p_t \log p_t\right).
+
+    At :math:`\log p_t = -\infty` (a ``-inf`` target logit) the loss is infinite, as
+    cross-entropy's, and :math:`G` takes its limit :math:`\alpha_t`, since
+    :math:`p_t \log p_t \to 0`; autograd's gradient of the loss has the same limit.
     """
-    m = -torch.expm1(log_pt)
+    finite = None
+    if gamma != 0.0:
+        # The focal factor from a finite stand-in; the limit where log p_t = -inf.
+        finite = log_pt > float("-inf")
+        safe = torch.where(finite, log_pt, -1.0)
+    else:
+        safe = log_pt
+    m = -torch.expm1(safe)
     mod = pow_gamma(m, gamma)
-    loss = -mod * log_pt
+    loss = -mod * safe
+    if finite is not None:
+        loss = torch.where(finite, loss, -log_pt)
     if alpha_t is not None:
         loss = loss * alpha_t
     if not with_grad:
         return loss, None
     coeff = mod
     if gamma != 0.0:
-        coeff = coeff - gamma * pow_gamma_minus_one(m, gamma) * torch.exp(log_pt) * log_pt
+        coeff = coeff - gamma * pow_gamma_minus_one(m, gamma) * torch.exp(safe) * safe
+        coeff = torch.where(finite, coeff, 1.0)
     if alpha_t is not None:
         coeff = coeff * alpha_t
     return loss, coeff

@@ -139,10 +139,21 @@ def _as_optional_tensor(name: str, value: object, input: Tensor) -> Tensor | Non
     return value
 
 
+def _poly_term(m: Tensor, gamma: float, epsilon: float, *scales: Tensor | None) -> Tensor:
+    r"""The Poly-1 term :math:`\epsilon\,m^{\gamma + 1}` of :math:`m = 1 - p_t`, times the
+    given weights (None for none)."""
+    term = epsilon * pow_gamma(m, gamma + 1.0)
+    for scale in scales:
+        if scale is not None:
+            term = term * scale
+    return term
+
+
 def sigmoid_focal_loss(input: Tensor, target: Tensor, *, alpha: float | Tensor | None = 0.25,
                        gamma: float = 2.0, pos_weight: Tensor | None = None,
                        weight: Tensor | None = None, reduction: str = "mean",
-                       from_logits: bool = True, ignore_index: int | None = None) -> Tensor:
+                       from_logits: bool = True, ignore_index: int | None = None,
+                       epsilon: float = 0.0) -> Tensor:
     r"""Focal loss for binary and multi-label problems (Lin et al., 2017).
 
     Binary cross-entropy scaled by how wrong each prediction is, so that the many easy
@@ -158,6 +169,12 @@ def sigmoid_focal_loss(input: Tensor, target: Tensor, *, alpha: float | Tensor |
     ``alpha=0.25`` *down*-weights them, balancing the stronger pull of :math:`\gamma` on the
     negatives). Soft targets in [0, 1] are allowed. The log terms are computed in log space
     from the logits; the gradient is the closed form, evaluated in the forward pass.
+
+    ``epsilon`` adds the Poly-1 term of Leng et al. (2022),
+    :math:`w\,\alpha_t\,\epsilon\,(1 - p_t)^{\gamma + 1}`, weighted like the focal term
+    (``pos_weight`` does not apply to it); ``epsilon != 0`` takes the plain composition.
+    An infinite logit gives the limits: loss and gradient 0 for a right prediction, an
+    infinite loss with BCE's gradient for a wrong one.
 
     Args:
         input: logits (or probabilities with ``from_logits=False``) of any shape.
@@ -178,6 +195,8 @@ def sigmoid_focal_loss(input: Tensor, target: Tensor, *, alpha: float | Tensor |
         ignore_index: target value marking entries to skip, outside [0, 1]; they add nothing
             to the loss or the mean's denominator and get exactly zero gradient, whatever
             their logits. Default: None.
+        epsilon: weight of the Poly-1 term :math:`(1 - p_t)^{\gamma + 1}`, ``>= -1``; 0 gives
+            the focal loss. Default: 0.0.
 
     Shape:
         - input: :math:`(*)`, any shape.
@@ -191,12 +210,17 @@ def sigmoid_focal_loss(input: Tensor, target: Tensor, *, alpha: float | Tensor |
         TypeError: if ``input`` or ``target`` is not a floating-point tensor, or a
             hyper-parameter has the wrong type.
         ValueError: if the shapes differ, a target lies outside [0, 1], ``alpha`` lies outside
-            [0, 1], ``gamma < 0``, ``reduction`` is unknown, ``ignore_index`` is 0 or 1 (a
-            valid target), or a hyper-parameter tensor lives on another device than ``input``.
+            [0, 1], ``gamma < 0``, ``epsilon < -1``, ``reduction`` is unknown,
+            ``ignore_index`` is 0 or 1 (a valid target), or a hyper-parameter tensor lives on
+            another device than ``input``.
 
     References:
         T.-Y. Lin, P. Goyal, R. Girshick, K. He, P. Dollar. Focal Loss for Dense Object
         Detection. ICCV 2017. https://arxiv.org/abs/1708.02002
+
+        Z. Leng, M. Tan, C. Liu, E. D. Cubuk, X. Shi, S. Cheng, D. Anguelov. PolyLoss: A
+        Polynomial Expansion Perspective of Classification Loss Functions. ICLR 2022.
+        https://arxiv.org/abs/2204.12511
 
     Example:
         With ``gamma=0`` and no ``alpha`` it is binary cross-entropy:
@@ -215,6 +239,14 @@ def sigmoid_focal_loss(input: Tensor, target: Tensor, *, alpha: float | Tensor |
         >>> sigmoid_focal_loss(x, y, alpha=None, reduction="none")
         tensor([[1.8036e-03, 2.2658e-02],
                 [3.7741e-01, 1.0928e-04]])
+
+        ``epsilon`` adds :math:`\epsilon\,(1 - p_t)^{\gamma + 1}`; 0 leaves the loss as it is:
+
+        >>> torch.equal(sigmoid_focal_loss(x, y, epsilon=0.0), sigmoid_focal_loss(x, y))
+        True
+        >>> sigmoid_focal_loss(x, y, alpha=None, epsilon=1.0, reduction="none")
+        tensor([[3.4974e-03, 4.2110e-02],
+                [6.1859e-01, 2.1595e-04]])
     """
     check_float_tensor("input", input)
     check_float_tensor("target", target)
@@ -224,6 +256,7 @@ def sigmoid_focal_loss(input: Tensor, target: Tensor, *, alpha: float | Tensor |
     from_logits = check_bool("from_logits", from_logits)
     ignore_index = check_binary_ignore_index(ignore_index)
     alpha = check_unit_alpha(alpha, input)
+    epsilon = check_real("epsilon", epsilon, low=-1.0)
     pos_weight = _as_optional_tensor("pos_weight", pos_weight, input)
     weight = _as_optional_tensor("weight", weight, input)
     for name, value in (("pos_weight", pos_weight), ("weight", weight)):
@@ -233,7 +266,8 @@ def sigmoid_focal_loss(input: Tensor, target: Tensor, *, alpha: float | Tensor |
     if not from_logits:
         check_unit_interval("input (probabilities, from_logits=False)", input)
 
-    path = _dispatch.choose(input, target, alpha, pos_weight, weight, eligible=from_logits)
+    path = _dispatch.choose(input, target, alpha, pos_weight, weight,
+                            eligible=from_logits and epsilon == 0.0)
     kernels = _dispatch.kernels(path)
     if kernels is not None and kernels.accepts("sigmoid_focal", input, alpha, pos_weight,
                                                weight):
@@ -250,6 +284,10 @@ def sigmoid_focal_loss(input: Tensor, target: Tensor, *, alpha: float | Tensor |
         loss, _ = sigmoid_focal_terms(x, y, alpha, gamma, pos_weight, weight, False)
     else:
         loss = _sigmoid_focal_probs(x, y, alpha, gamma, pos_weight, weight)
+    if epsilon != 0.0:
+        p, q = (torch.sigmoid(x), torch.sigmoid(-x)) if from_logits else (x, 1.0 - x)
+        alpha_t = None if alpha is None else alpha_factor(alpha, y)
+        loss = loss + _poly_term(torch.lerp(p, q, y), gamma, epsilon, alpha_t, weight)
     if valid is not None:
         loss = torch.where(valid, loss, 0.0)
     return reduce(loss, reduction, count).to(input.dtype)
@@ -262,7 +300,7 @@ def sigmoid_focal_loss(input: Tensor, target: Tensor, *, alpha: float | Tensor |
 
 def _softmax_focal_plain(input: Tensor, target: Tensor, alpha: Tensor | None, gamma: float,
                          ignore_index: int | None, label_smoothing: float, is_index: bool,
-                         reduction: str) -> Tensor:
+                         reduction: str, epsilon: float = 0.0) -> Tensor:
     """The loss written out with autograd-differentiable operations."""
     dtype = compute_dtype(input)
     x = input.to(dtype)
@@ -280,31 +318,38 @@ def _softmax_focal_plain(input: Tensor, target: Tensor, alpha: Tensor | None, ga
             log_pt = log_p.gather(1, t.unsqueeze(1)).squeeze(1)
             alpha_t = None if alpha is None else alpha.to(dtype)[t]
             loss, _ = focal_index_terms(log_pt, alpha_t, gamma, False)
+            if epsilon != 0.0:
+                loss = loss + _poly_term(-torch.expm1(log_pt), gamma, epsilon, alpha_t)
         else:
             q = torch.zeros_like(log_p).scatter_(1, t.unsqueeze(1), 1.0)
             q = q * (1.0 - label_smoothing) + label_smoothing / c
-            loss = _class_sum(log_p, q, alpha_c, gamma)
+            loss = _class_sum(log_p, q, alpha_c, gamma, epsilon)
         if valid is not None:
             loss = torch.where(valid, loss, 0.0)
     else:
         q = target.to(dtype)
         if label_smoothing != 0.0:
             q = q * (1.0 - label_smoothing) + label_smoothing / c
-        loss = _class_sum(torch.log_softmax(x, dim=1), q, alpha_c, gamma)
+        loss = _class_sum(torch.log_softmax(x, dim=1), q, alpha_c, gamma, epsilon)
     return reduce(loss, reduction, count).to(input.dtype)
 
 
-def _class_sum(log_p: Tensor, q: Tensor, alpha_c: Tensor | None, gamma: float) -> Tensor:
-    r""":math:`-\sum_c q_c\,\alpha_c\,(1 - p_c)^\gamma \log p_c` over the class dimension."""
-    term = pow_gamma(-torch.expm1(log_p), gamma) * log_p * q
-    if alpha_c is not None:
-        term = term * alpha_c
-    return -term.sum(dim=1)
+def _class_sum(log_p: Tensor, q: Tensor, alpha_c: Tensor | None, gamma: float,
+               epsilon: float) -> Tensor:
+    r""":math:`\sum_c q_c\,\alpha_c\,(1 - p_c)^\gamma\,(\epsilon\,(1 - p_c) - \log p_c)`
+    over the class dimension.
+
+    A class without target mass adds nothing, even where :math:`\log p_c = -\infty`.
+    """
+    term, _ = focal_index_terms(log_p, alpha_c, gamma, False)
+    if epsilon != 0.0:
+        term = term + _poly_term(-torch.expm1(log_p), gamma, epsilon, alpha_c)
+    return (torch.where(q > 0, term, 0.0) * q).sum(dim=1)
 
 
 def softmax_focal_loss(input: Tensor, target: Tensor, *, alpha: AlphaLike = None,
                        gamma: float = 2.0, reduction: str = "mean", ignore_index: int = -100,
-                       label_smoothing: float = 0.0) -> Tensor:
+                       label_smoothing: float = 0.0, epsilon: float = 0.0) -> Tensor:
     r"""Focal loss for multi-class problems: softmax cross-entropy scaled by :math:`(1-p_t)^\gamma`.
 
     .. math::
@@ -317,6 +362,13 @@ def softmax_focal_loss(input: Tensor, target: Tensor, *, alpha: AlphaLike = None
     :math:`1 - p_t` is ``-expm1(log_pt)``, accurate for confident predictions. The gradient is
     the closed form :math:`G\,(\mathrm{softmax}(x) - \mathrm{onehot}(t))` with
     :math:`G = \alpha_t\,((1-p_t)^\gamma - \gamma (1-p_t)^{\gamma-1} p_t \log p_t)`.
+
+    ``epsilon`` adds the Poly-1 term of Leng et al. (2022),
+    :math:`\alpha_t\,\epsilon\,(1 - p_t)^{\gamma + 1}` (per class, weighted by
+    :math:`q_c\,\alpha_c`, for probability targets or label smoothing); ``epsilon != 0``
+    takes the plain composition. A ``-inf`` logit (a masked class, or a float16 overflow)
+    gives the limits: the gradient stays finite wherever
+    :func:`torch.nn.functional.cross_entropy`'s does.
 
     Args:
         input: logits of shape :math:`(N, C, *)`.
@@ -335,6 +387,8 @@ def softmax_focal_loss(input: Tensor, target: Tensor, *, alpha: AlphaLike = None
             when their logits are NaN or inf. Default: -100.
         label_smoothing: in [0, 1]; mixes the target with the uniform distribution as in
             :func:`torch.nn.functional.cross_entropy`. Default: 0.0.
+        epsilon: weight of the Poly-1 term :math:`(1 - p_t)^{\gamma + 1}`, ``>= -1``; 0 gives
+            the focal loss. Default: 0.0.
 
     Shape:
         - input: :math:`(N, C)` or :math:`(N, C, d_1, ..., d_K)`.
@@ -350,12 +404,16 @@ def softmax_focal_loss(input: Tensor, target: Tensor, *, alpha: AlphaLike = None
             floating point, or an ``alpha`` tensor is not floating point.
         ValueError: on a shape mismatch, a class index outside ``[0, C)`` (other than
             ``ignore_index``), an ``alpha`` with the wrong number of values or a negative one,
-            ``gamma < 0``, ``label_smoothing`` outside [0, 1], an unknown ``reduction``, or an
-            explicit ``ignore_index`` with probability targets.
+            ``gamma < 0``, ``epsilon < -1``, ``label_smoothing`` outside [0, 1], an unknown
+            ``reduction``, or an explicit ``ignore_index`` with probability targets.
 
     References:
         T.-Y. Lin, P. Goyal, R. Girshick, K. He, P. Dollar. Focal Loss for Dense Object
         Detection. ICCV 2017. https://arxiv.org/abs/1708.02002
+
+        Z. Leng, M. Tan, C. Liu, E. D. Cubuk, X. Shi, S. Cheng, D. Anguelov. PolyLoss: A
+        Polynomial Expansion Perspective of Classification Loss Functions. ICLR 2022.
+        https://arxiv.org/abs/2204.12511
 
     Example:
         With ``gamma=0`` and no ``alpha`` it is cross-entropy:
@@ -372,6 +430,11 @@ def softmax_focal_loss(input: Tensor, target: Tensor, *, alpha: AlphaLike = None
 
         >>> softmax_focal_loss(x, t, reduction="none")
         tensor([0.0111, 2.6011])
+
+        ``epsilon`` adds :math:`\epsilon\,(1 - p_t)^{\gamma + 1}`:
+
+        >>> softmax_focal_loss(x, t, epsilon=1.0, reduction="none")
+        tensor([0.0209, 3.4464])
     """
     check_float_tensor("input", input)
     is_index = check_class_target(input, target)
@@ -379,6 +442,7 @@ def softmax_focal_loss(input: Tensor, target: Tensor, *, alpha: AlphaLike = None
     check_reduction(reduction)
     ignore_index = check_ignore_index(ignore_index)
     label_smoothing = check_real("label_smoothing", label_smoothing, low=0.0, high=1.0)
+    epsilon = check_real("epsilon", epsilon, low=-1.0)
     c = input.shape[1]
     alpha = class_vector("alpha", alpha, c, like=input, high=None)
     if is_index:
@@ -394,7 +458,7 @@ def softmax_focal_loss(input: Tensor, target: Tensor, *, alpha: AlphaLike = None
 
     # Label smoothing and probability targets have a Triton kernel only.
     soft = not is_index or label_smoothing != 0.0
-    path = _dispatch.choose(input, target, alpha,
+    path = _dispatch.choose(input, target, alpha, eligible=epsilon == 0.0,
                             kernels=(_dispatch.TRITON,) if soft else _dispatch.KERNELS)
     kernels = _dispatch.kernels(path)
     if kernels is not None:
@@ -406,4 +470,4 @@ def softmax_focal_loss(input: Tensor, target: Tensor, *, alpha: AlphaLike = None
         return kernels.softmax_focal_loss(logits, target, alpha, gamma, ignore_index,
                                           reduction)
     return _softmax_focal_plain(input, target, alpha, gamma, ignore_index, label_smoothing,
-                                is_index, reduction)
+                                is_index, reduction, epsilon)

@@ -46,6 +46,8 @@ class SigmoidFocalLoss(GammaMixin, LossModule):
         reduction: ``"none"`` | ``"mean"`` | ``"sum"``. Default: ``"mean"``.
         from_logits: whether inputs are logits (True) or probabilities. Default: True.
         ignore_index: target value to skip. Default: None.
+        epsilon: weight of the Poly-1 term :math:`\epsilon\,(1 - p_t)^{\gamma + 1}`,
+            ``>= -1``. Default: 0.0.
 
     Shape:
         - input: :math:`(*)`; target: same shape; output: scalar or :math:`(*)`.
@@ -62,13 +64,13 @@ class SigmoidFocalLoss(GammaMixin, LossModule):
         True
     """
 
-    _repr_fields = ("alpha", "gamma", "reduction", "from_logits", "ignore_index")
+    _repr_fields = ("alpha", "gamma", "reduction", "from_logits", "ignore_index", "epsilon")
     _buffer_fields = ("alpha", "pos_weight", "weight")
 
     def __init__(self, *, alpha: float | Tensor | None = 0.25, gamma: float = 2.0,
                  pos_weight: Tensor | None = None, weight: Tensor | None = None,
                  reduction: str = "mean", from_logits: bool = True,
-                 ignore_index: int | None = None) -> None:
+                 ignore_index: int | None = None, epsilon: float = 0.0) -> None:
         super().__init__(reduction=reduction)
         self.alpha = check_unit_alpha(alpha)
         self.pos_weight = check_optional_weight("pos_weight", pos_weight)
@@ -76,12 +78,13 @@ class SigmoidFocalLoss(GammaMixin, LossModule):
         self.gamma = gamma
         self.from_logits = check_bool("from_logits", from_logits)
         self.ignore_index = check_binary_ignore_index(ignore_index)
+        self.epsilon = check_real("epsilon", epsilon, low=-1.0)
 
     def forward(self, input: Tensor, target: Tensor) -> Tensor:
         return FK.sigmoid_focal_loss(
             input, target, alpha=self.alpha, gamma=self.gamma, pos_weight=self.pos_weight,
             weight=self.weight, reduction=self.reduction, from_logits=self.from_logits,
-            ignore_index=self.ignore_index)
+            ignore_index=self.ignore_index, epsilon=self.epsilon)
 
 
 class SoftmaxFocalLoss(GammaMixin, LossModule):
@@ -96,6 +99,8 @@ class SoftmaxFocalLoss(GammaMixin, LossModule):
         reduction: ``"none"`` | ``"mean"`` | ``"sum"``. Default: ``"mean"``.
         ignore_index: class index to skip. Default: -100.
         label_smoothing: in [0, 1]. Default: 0.0.
+        epsilon: weight of the Poly-1 term :math:`\epsilon\,(1 - p_t)^{\gamma + 1}`,
+            ``>= -1``. Default: 0.0.
 
     Shape:
         - input: :math:`(N, C, *)`; target: :math:`(N, *)` indices or :math:`(N, C, *)`
@@ -113,22 +118,25 @@ class SoftmaxFocalLoss(GammaMixin, LossModule):
         True
     """
 
-    _repr_fields = ("alpha", "gamma", "reduction", "ignore_index", "label_smoothing")
+    _repr_fields = ("alpha", "gamma", "reduction", "ignore_index", "label_smoothing",
+                    "epsilon")
     _buffer_fields = ("alpha",)
 
     def __init__(self, *, alpha: float | Sequence[float] | Tensor | None = None,
                  gamma: float = 2.0, reduction: str = "mean", ignore_index: int = -100,
-                 label_smoothing: float = 0.0) -> None:
+                 label_smoothing: float = 0.0, epsilon: float = 0.0) -> None:
         super().__init__(reduction=reduction)
         self.alpha = _class_alpha(alpha)
         self.gamma = gamma
         self.ignore_index = check_ignore_index(ignore_index)
         self.label_smoothing = check_real("label_smoothing", label_smoothing, low=0.0, high=1.0)
+        self.epsilon = check_real("epsilon", epsilon, low=-1.0)
 
     def forward(self, input: Tensor, target: Tensor) -> Tensor:
         return FK.softmax_focal_loss(
             input, target, alpha=self.alpha, gamma=self.gamma, reduction=self.reduction,
-            ignore_index=self.ignore_index, label_smoothing=self.label_smoothing)
+            ignore_index=self.ignore_index, label_smoothing=self.label_smoothing,
+            epsilon=self.epsilon)
 
 
 def _float_tensor(values: Sequence[float]) -> Tensor:
@@ -180,6 +188,8 @@ class FocalLoss(nn.Module):
             :func:`torch.nn.functional.cross_entropy`) and nothing in the sigmoid modes.
             Default: None.
         label_smoothing: in [0, 1] (multiclass only). Default: 0.0.
+        epsilon: weight of the Poly-1 term :math:`\epsilon\,(1 - p_t)^{\gamma + 1}`,
+            ``>= -1`` (every mode). Default: 0.0.
 
     Shape:
         See the modes above; the output is a scalar, or per element with ``"none"``.
@@ -203,7 +213,8 @@ class FocalLoss(nn.Module):
 
     def __init__(self, mode: str, *, alpha: object = "auto", gamma: float = 2.0,
                  pos_weight: Tensor | None = None, reduction: str = "mean",
-                 ignore_index: int | None = None, label_smoothing: float = 0.0) -> None:
+                 ignore_index: int | None = None, label_smoothing: float = 0.0,
+                 epsilon: float = 0.0) -> None:
         super().__init__()
         self.mode = check_choice("mode", mode, self.MODES)
         # Every hyper-parameter lives on this loss (its tensors as its buffers); the
@@ -216,6 +227,7 @@ class FocalLoss(nn.Module):
         self.reduction = reduction
         self.ignore_index = ignore_index
         self.label_smoothing = label_smoothing
+        self.epsilon = epsilon
 
     def extra_repr(self) -> str:
         return describe_fields(self, self._repr_fields)
@@ -296,6 +308,15 @@ class FocalLoss(nn.Module):
             raise ValueError(f"label_smoothing applies to mode 'multiclass' only; got mode "
                              f"{self.mode!r} with label_smoothing={value}")
 
+    @property
+    def epsilon(self) -> float:
+        """Weight of the Poly-1 term, ``>= -1``."""
+        return self.loss.epsilon
+
+    @epsilon.setter
+    def epsilon(self, value: float) -> None:
+        self.loss.epsilon = check_real("epsilon", value, low=-1.0)
+
     def forward(self, input: Tensor, target: Tensor) -> Tensor:
         if self.mode == "multiclass":
             return self.loss(input, target)
@@ -306,7 +327,7 @@ class FocalLoss(nn.Module):
         return FK.sigmoid_focal_loss(
             input, target, alpha=as_class_vector(loss.alpha, input.dim()), gamma=loss.gamma,
             pos_weight=as_class_vector(loss.pos_weight, input.dim()), weight=loss.weight,
-            reduction=loss.reduction, ignore_index=loss.ignore_index)
+            reduction=loss.reduction, ignore_index=loss.ignore_index, epsilon=loss.epsilon)
 
 
 class FocalWrapper(GammaMixin, nn.Module):

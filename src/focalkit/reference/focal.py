@@ -11,8 +11,10 @@ __all__ = ["sigmoid_focal_loss", "softmax_focal_loss"]
 
 
 def sigmoid_focal_loss(x, y, alpha=0.25, gamma: float = 2.0, pos_weight=None, weight=None,
-                       reduction: str = "mean", from_logits: bool = True, ignore_index=None):
-    r""":math:`-w\,\alpha_t (1 - p_t)^\gamma [w_p\,y \log p + (1 - y) \log (1 - p)]`.
+                       reduction: str = "mean", from_logits: bool = True, ignore_index=None,
+                       epsilon: float = 0.0):
+    r""":math:`w\,\alpha_t (1 - p_t)^\gamma [-w_p\,y \log p - (1 - y) \log (1 - p)
+    + \epsilon\,(1 - p_t)]`.
 
     ``"mean"`` divides by the number of entries whose target is not ``ignore_index``.
     """
@@ -30,7 +32,7 @@ def sigmoid_focal_loss(x, y, alpha=0.25, gamma: float = 2.0, pos_weight=None, we
     w_p = 1.0 if pos_weight is None else as64(pos_weight)
     bce = -(w_p * y * log_p + (1.0 - y) * log_one_minus_p)
     one_minus_pt = p * (1.0 - y) + one_minus_p * y
-    loss = one_minus_pt ** gamma * bce
+    loss = one_minus_pt ** gamma * (bce + epsilon * one_minus_pt)
     if alpha is not None:
         a = as64(alpha)
         loss = loss * (a * y + (1.0 - a) * (1.0 - y))
@@ -41,8 +43,10 @@ def sigmoid_focal_loss(x, y, alpha=0.25, gamma: float = 2.0, pos_weight=None, we
 
 
 def softmax_focal_loss(x, target, alpha=None, gamma: float = 2.0, reduction: str = "mean",
-                       ignore_index: int = -100, label_smoothing: float = 0.0):
-    r""":math:`-\sum_c q_c\,\alpha_c\,(1 - p_c)^\gamma \log p_c` with :math:`q` the
+                       ignore_index: int = -100, label_smoothing: float = 0.0,
+                       epsilon: float = 0.0):
+    r""":math:`\sum_c q_c\,\alpha_c\,(1 - p_c)^\gamma (\epsilon\,(1 - p_c) - \log p_c)`
+    (``epsilon`` the Poly-1 weight) with :math:`q` the
     (smoothed) target distribution; for a class index :math:`t` without smoothing this is
     :math:`-\alpha_t (1 - p_t)^\gamma \log p_t`. ``"mean"`` averages over non-ignored
     positions, without weighting by ``alpha``.
@@ -64,6 +68,6 @@ def softmax_focal_loss(x, target, alpha=None, gamma: float = 2.0, reduction: str
     q = q * (1.0 - label_smoothing) + label_smoothing / c
     log_p = log_softmax(x, axis=1)
     p = np.exp(log_p)
-    loss = -(q * a_c * (1.0 - p) ** gamma * log_p).sum(axis=1)
+    loss = (q * a_c * (1.0 - p) ** gamma * (epsilon * (1.0 - p) - log_p)).sum(axis=1)
     loss = np.where(valid, loss, 0.0)
     return reduce(loss, reduction, valid.sum())

@@ -27,11 +27,15 @@ Terms = Callable[..., tuple[Tensor, Tensor | None]]
 
 def _block_total(sums: list[Tensor], count: Tensor, reduction: str, dtype: torch.dtype,
                  input: Tensor) -> Tensor:
-    """The sum of the per-block loss sums (divided by ``count`` for ``"mean"``), as ``input``."""
-    total = torch.stack(sums).sum() if sums else torch.zeros((), dtype=dtype,
+    """The sum of the per-block loss sums (divided by ``count`` for ``"mean"``), as ``input``.
+
+    Each block is summed with ``sum`` (pairwise); the block sums, their total and the
+    division are float64, so that the result is within a few float32 roundings.
+    """
+    total = torch.stack(sums).sum() if sums else torch.zeros((), dtype=torch.float64,
                                                                device=input.device)
     if reduction == "mean":
-        total = total / count.clamp_min(1).to(dtype)
+        total = total / count.clamp_min(1).to(total.dtype)
     return total.to(input.dtype)
 
 
@@ -68,7 +72,7 @@ class ElementwiseLossFunction(torch.autograd.Function):
             if out is not None:
                 out[block] = loss
             else:
-                sums.append(loss.sum())
+                sums.append(loss.sum().double())
         if ignore_index is None:
             count = torch.tensor(x.numel(), device=x.device)
         else:

@@ -23,11 +23,16 @@ from . import blocks
 
 def _block_total(sums: list[Tensor], count: Tensor, reduction: str, dtype: torch.dtype,
                  input: Tensor) -> Tensor:
-    """The sum of the per-block loss sums (divided by ``count`` for ``"mean"``), as ``input``."""
-    total = torch.stack(sums).sum() if sums else torch.zeros((), dtype=dtype,
+    """The sum of the per-block loss sums (divided by ``count`` for ``"mean"``), as ``input``.
+
+    Each block is summed with ``sum`` (pairwise, accurate to a few float32 roundings, where the
+    float32 running sum of a ``dot`` loses some 1e-6 of the result over a block); the block
+    sums, their total and the division are float64.
+    """
+    total = torch.stack(sums).sum() if sums else torch.zeros((), dtype=torch.float64,
                                                                device=input.device)
     if reduction == "mean":
-        total = total / count.clamp_min(1).to(dtype)
+        total = total / count.clamp_min(1).to(total.dtype)
     return total.to(input.dtype)
 
 
@@ -52,10 +57,17 @@ def _sigmoid_focal_block(x: Tensor, y: Tensor, alpha: float | Tensor | None, gam
     Without ``pos_weight``, :math:`b' = p - y` is formed as :math:`m - 2qy`, exact for hard
     labels.
 
+    Infinite logits are replaced by the largest finite ones, where :math:`p` and :math:`q` are
+    exactly 0 and 1: every term is finite there and the derivative is its limit; ``b`` is then
+    set to its limit, 0 for a right prediction and infinite for a wrong one.
+
     Returns ``(f * m, b, grad)``: the loss is their element-wise product (a sum is one dot
     product); the first is None when it is 1 (``gamma=0`` without ``alpha`` or ``weight``).
     ``grad`` is written into ``grad_out`` when given.
     """
+    infinite = torch.isinf(x)
+    big = torch.finfo(x.dtype).max
+    x = torch.clamp(x, -big, big)
     p = torch.sigmoid(x)
     q = torch.sigmoid(torch.neg(x))
     neg_tail = torch.minimum(p, q).neg_().log1p_()
@@ -83,7 +95,7 @@ def _sigmoid_focal_block(x: Tensor, y: Tensor, alpha: float | Tensor | None, gam
     else:
         loss_factor = m if factor is None else torch.mul(factor, m)
     if not with_grad:
-        return loss_factor, bce, None
+        return loss_factor, _infinite_bce(bce, infinite), None
     if pos_weight is None:
         grad = torch.addcmul(m, q, y, value=-2.0)
     else:
@@ -96,7 +108,12 @@ def _sigmoid_focal_block(x: Tensor, y: Tensor, alpha: float | Tensor | None, gam
             else grad.mul_(factor)
     elif grad_out is not None:
         grad = grad_out.copy_(grad)
-    return loss_factor, bce, grad
+    return loss_factor, _infinite_bce(bce, infinite), grad
+
+
+def _infinite_bce(bce: Tensor, infinite: Tensor) -> Tensor:
+    """``bce`` with its limit, infinite, where the logit is infinite and the prediction wrong."""
+    return bce.masked_fill_(infinite.logical_and_(bce != 0), float("inf"))
 
 
 class _SigmoidFocalFunction(torch.autograd.Function):
@@ -143,9 +160,9 @@ class _SigmoidFocalFunction(torch.autograd.Function):
                 else:
                     out[block] = torch.mul(loss_factor, bce)
             elif loss_factor is None:
-                sums.append(bce.sum())
+                sums.append(bce.sum().double())
             else:
-                sums.append(torch.dot(loss_factor.reshape(-1), bce.reshape(-1)))
+                sums.append(bce.mul_(loss_factor).sum().double())
         if ignore_index is None:
             count = torch.tensor(x.numel(), device=x.device)
         else:
@@ -207,7 +224,9 @@ def _focal_index_block(log_pt: Tensor, alpha_t: Tensor | None, gamma: float, wit
     loss_factor = m if factor is None else factor * m
     if not with_grad:
         return loss_factor, None
-    coeff = torch.add(m, torch.exp(log_pt).mul_(log_pt), alpha=-gamma)
+    # p_t log p_t, with its limit 0 at log p_t = -inf (a -inf target logit)
+    p_log_p = torch.exp(log_pt).mul_(log_pt.clamp_min(torch.finfo(log_pt.dtype).min))
+    coeff = torch.add(m, p_log_p, alpha=-gamma)
     if factor is not None:
         coeff = torch.mul(coeff, factor, out=coeff_out) if coeff_out is not None \
             else coeff.mul_(factor)
@@ -259,7 +278,8 @@ class _SoftmaxFocalFunction(torch.autograd.Function):
             xb = x3[rows, :, cols].to(dtype)
             valid, t = ignore_mask(t2[rows, cols], ignore_index)
             index = t.unsqueeze(1)
-            log_pt = torch.log_softmax(xb, dim=1).gather(1, index).squeeze(1)
+            log_p = torch.log_softmax(xb, dim=1)
+            log_pt = log_p.gather(1, index).squeeze(1)
             if valid is not None:
                 # log p_t = 0 gives an ignored position zero loss whatever its logits; the
                 # backward zeroes its gradient.
@@ -269,14 +289,17 @@ class _SoftmaxFocalFunction(torch.autograd.Function):
             loss_factor, _ = _focal_index_block(log_pt, alpha_t, gamma, need_grad,
                                                 coeff[rows, cols] if need_grad else None)
             if loss is None:
-                sums.append(-(log_pt.sum() if loss_factor is None
-                              else torch.dot(loss_factor.reshape(-1), log_pt.reshape(-1))))
+                sums.append(-(log_pt if loss_factor is None else loss_factor.mul_(log_pt))
+                            .sum().double())
             elif loss_factor is None:
                 torch.neg(log_pt, out=loss[rows, cols])
             else:
                 torch.mul(loss_factor, log_pt, out=loss[rows, cols]).neg_()
             if need_grad:
-                torch.sub(xb.gather(1, index).squeeze(1), log_pt, out=lse[rows, cols])
+                # M - max_c log p_c = M + log S, M the largest logit: finite when the target
+                # logit is -inf, where x_t - log p_t is not.
+                torch.sub(xb.amax(dim=1), log_p.amax(dim=1), out=lse[rows, cols])
+            del log_p
         if ignore_index is None or not counts:
             count = torch.tensor(n * positions if ignore_index is None else 0, device=x.device)
         else:

@@ -68,14 +68,17 @@ def _focal_terms(log_pt, alpha_t, gamma, GAMMA_KIND: tl.constexpr, HAS_ALPHA: tl
                  TERMS: tl.constexpr):
     """The loss and the gradient coefficient ``G`` of every position from :math:`\\log p_t`.
 
-    ``GAMMA_KIND``: 0, 1 and 2 for those values of gamma, 3 for any other.
+    ``GAMMA_KIND``: 0, 1 and 2 for those values of gamma, 3 for any other. At
+    :math:`\\log p_t = -\\infty` the loss is infinite and ``G`` takes its limit
+    :math:`\\alpha_t`.
     """
     m = _one_minus_exp(log_pt, TERMS)
     if GAMMA_KIND == 0:
         loss = -log_pt
         coeff = tl.zeros_like(log_pt) + 1.0
     else:
-        p_log_p = tl.exp(log_pt) * log_pt
+        # p_t log p_t, with its limit 0 at log p_t = -inf (a -inf logit)
+        p_log_p = tl.where(log_pt > float("-inf"), tl.exp(log_pt) * log_pt, 0.0)
         if GAMMA_KIND == 1:
             loss = -m * log_pt
             coeff = m - p_log_p
@@ -249,7 +252,8 @@ def _soft_forward_kernel(x_ptr, t_ptr, q_ptr, alpha_ptr, loss_ptr, stats_ptr, pa
                                        cols, mask, inside, high, log_total, eps, C, sxc, sqc,
                                        IS_INDEX, HAS_ALPHA, ACC)
         term, coeff = _focal_terms(log_p, alpha_c, gamma, GAMMA_KIND, HAS_ALPHA, TERMS)
-        loss += tl.sum(tl.where(mask, q * term, 0.0), axis=1)
+        # A class without target mass adds nothing, even where its log p is -inf.
+        loss += tl.sum(tl.where(mask & (q > 0.0), q * term, 0.0), axis=1)
         linear += tl.sum(tl.where(mask, q * coeff, 0.0), axis=1)
     if REDUCE:
         tl.store(part_ptr + pid, tl.sum(loss, axis=0))
