@@ -9,6 +9,8 @@ besides the inputs.
 
 from __future__ import annotations
 
+import math
+
 import torch
 from torch import Tensor
 
@@ -38,7 +40,7 @@ def _block_total(sums: list[Tensor], count: Tensor, reduction: str, dtype: torch
 
 def _sigmoid_focal_block(x: Tensor, y: Tensor, alpha: float | Tensor | None, gamma: float,
                          pos_weight: Tensor | None, weight: Tensor | None, with_grad: bool,
-                         grad_out: Tensor | None = None
+                         grad_out: Tensor | None = None, limits: bool = True
                          ) -> tuple[Tensor | None, Tensor, Tensor | None]:
     r"""The closed form of :func:`sigmoid_focal_terms` on one block, in few passes.
 
@@ -57,17 +59,20 @@ def _sigmoid_focal_block(x: Tensor, y: Tensor, alpha: float | Tensor | None, gam
     Without ``pos_weight``, :math:`b' = p - y` is formed as :math:`m - 2qy`, exact for hard
     labels.
 
-    Infinite logits are replaced by the largest finite ones, where :math:`p` and :math:`q` are
-    exactly 0 and 1: every term is finite there and the derivative is its limit; ``b`` is then
-    set to its limit, 0 for a right prediction and infinite for a wrong one.
+    With ``limits``, infinite logits are replaced by the largest finite ones, where :math:`p`
+    and :math:`q` are exactly 0 and 1: every term is finite there and the derivative is its
+    limit; ``b`` is then set to its limit, 0 for a right prediction and infinite for a wrong
+    one. Without it the block must hold no infinite logit (it would give NaN or inf).
 
     Returns ``(f * m, b, grad)``: the loss is their element-wise product (a sum is one dot
     product); the first is None when it is 1 (``gamma=0`` without ``alpha`` or ``weight``).
     ``grad`` is written into ``grad_out`` when given.
     """
-    infinite = torch.isinf(x)
-    big = torch.finfo(x.dtype).max
-    x = torch.clamp(x, -big, big)
+    infinite = None
+    if limits:
+        infinite = torch.isinf(x)
+        big = torch.finfo(x.dtype).max
+        x = torch.clamp(x, -big, big)
     p = torch.sigmoid(x)
     q = torch.sigmoid(torch.neg(x))
     neg_tail = torch.minimum(p, q).neg_().log1p_()
@@ -111,9 +116,31 @@ def _sigmoid_focal_block(x: Tensor, y: Tensor, alpha: float | Tensor | None, gam
     return loss_factor, _infinite_bce(bce, infinite), grad
 
 
-def _infinite_bce(bce: Tensor, infinite: Tensor) -> Tensor:
+def _has_infinite(x: Tensor) -> bool:
+    """Whether the CPU block ``x`` holds an infinite value: one fast reduction, so that the
+    masked passes below run only for the rare blocks that need them."""
+    low, high = torch.aminmax(x)
+    return math.isinf(low) or math.isinf(high)
+
+
+def _infinite_bce(bce: Tensor, infinite: Tensor | None) -> Tensor:
     """``bce`` with its limit, infinite, where the logit is infinite and the prediction wrong."""
+    if infinite is None:
+        return bce
     return bce.masked_fill_(infinite.logical_and_(bce != 0), float("inf"))
+
+
+def _block_loss(x: Tensor, y: Tensor, options: list, gamma: float, grad: Tensor | None,
+                block: blocks.Block, limits: bool) -> Tensor:
+    """The element-wise loss of one block (``options``: alpha, pos_weight, weight); the
+    gradient goes into ``grad[block]`` when ``grad`` is given."""
+    direct = grad is not None and grad.dtype == x.dtype
+    loss_factor, bce, grad_b = _sigmoid_focal_block(
+        x, y, options[0], gamma, options[1], options[2], grad is not None,
+        grad[block] if direct else None, limits)
+    if grad is not None and not direct:
+        grad[block] = grad_b
+    return bce if loss_factor is None else bce.mul_(loss_factor)
 
 
 class _SigmoidFocalFunction(torch.autograd.Function):
@@ -148,21 +175,18 @@ class _SigmoidFocalFunction(torch.autograd.Function):
                 keep = valid.to(dtype)
                 sub[2] = keep if sub[2] is None else sub[2] * keep
                 counts.append(valid.sum())
-            direct = need_grad and grad.dtype == dtype
-            loss_factor, bce, grad_b = _sigmoid_focal_block(
-                xb, yb, sub[0], gamma, sub[1], sub[2], need_grad,
-                grad[block] if direct else None)
-            if need_grad and not direct:
-                grad[block] = grad_b
+            # Infinite logits need masked passes that cost some 15% of a block; on the CPU
+            # they run only for a block that holds one: with a reduction, a block whose sum
+            # is not finite is evaluated again (only an infinite logit, or a NaN that stays
+            # NaN, makes it so); without one, a quick min/max says.
             if out is not None:
-                if loss_factor is None:
-                    out[block] = bce
-                else:
-                    out[block] = torch.mul(loss_factor, bce)
-            elif loss_factor is None:
-                sums.append(bce.sum().double())
+                out[block] = _block_loss(xb, yb, sub, gamma, grad, block,
+                                         not xb.is_cpu or _has_infinite(xb))
             else:
-                sums.append(bce.mul_(loss_factor).sum().double())
+                total = _block_loss(xb, yb, sub, gamma, grad, block, not xb.is_cpu).sum().double()
+                if xb.is_cpu and not math.isfinite(total):
+                    total = _block_loss(xb, yb, sub, gamma, grad, block, True).sum().double()
+                sums.append(total)
         if ignore_index is None:
             count = torch.tensor(x.numel(), device=x.device)
         else:
