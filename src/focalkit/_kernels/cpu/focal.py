@@ -320,9 +320,11 @@ class _SoftmaxFocalFunction(torch.autograd.Function):
             else:
                 torch.mul(loss_factor, log_pt, out=loss[rows, cols]).neg_()
             if need_grad:
-                # M - max_c log p_c = M + log S, M the largest logit: finite when the target
-                # logit is -inf, where x_t - log p_t is not.
-                torch.sub(xb.amax(dim=1), log_p.amax(dim=1), out=lse[rows, cols])
+                lse_b = torch.sub(xb.gather(1, index).squeeze(1), log_pt, out=lse[rows, cols])
+                if not xb.is_cpu or not bool(torch.isfinite(lse_b).all()):
+                    # x_t - log p_t is NaN for a -inf target logit; M - max_c log p_c = M + log
+                    # S (M the largest logit) is finite there, at two more passes.
+                    torch.sub(xb.amax(dim=1), log_p.amax(dim=1), out=lse_b)
             del log_p
         if ignore_index is None or not counts:
             count = torch.tensor(n * positions if ignore_index is None else 0, device=x.device)
