@@ -86,16 +86,12 @@ def _sigmoid_focal_elements(x, y, alpha_t, pos_weight, weight, gamma,
 
 
 @triton.jit
-def _sigmoid_focal_forward(x_ptr, y_ptr, alpha_ptr, pos_weight_ptr, weight_ptr, out_ptr,
-                           partial_ptr, count_ptr, n, alpha, gamma, ignore_value,
-                           alpha_inner, alpha_size, pw_inner, pw_size, w_inner, w_size,
-                           ALPHA_TENSOR: tl.constexpr, HAS_ALPHA: tl.constexpr,
-                           HAS_POS_WEIGHT: tl.constexpr, HAS_WEIGHT: tl.constexpr,
-                           HAS_IGNORE: tl.constexpr, REDUCE: tl.constexpr,
-                           F64: tl.constexpr, BLOCK: tl.constexpr):
-    pid = tl.program_id(0)
-    offsets = pid.to(tl.int64) * BLOCK + tl.arange(0, BLOCK)
-    mask = offsets < n
+def _block_terms(x_ptr, y_ptr, alpha_ptr, pos_weight_ptr, weight_ptr, offsets, mask, alpha,
+                 gamma, ignore_value, alpha_inner, alpha_size, pw_inner, pw_size, w_inner,
+                 w_size, ALPHA_TENSOR: tl.constexpr, HAS_ALPHA: tl.constexpr,
+                 HAS_POS_WEIGHT: tl.constexpr, HAS_WEIGHT: tl.constexpr,
+                 HAS_IGNORE: tl.constexpr, F64: tl.constexpr, WITH_GRAD: tl.constexpr):
+    """Load one block of inputs and hyper-parameters; return (loss or derivative, kept mask)."""
     ctype = tl.float64 if F64 else tl.float32
     x = tl.load(x_ptr + offsets, mask=mask, other=0.0).to(ctype)
     y = tl.load(y_ptr + offsets, mask=mask, other=0.0).to(ctype)
@@ -117,8 +113,28 @@ def _sigmoid_focal_forward(x_ptr, y_ptr, alpha_ptr, pos_weight_ptr, weight_ptr, 
     weight = tl.zeros_like(x)
     if HAS_WEIGHT:
         weight = _load_aux(weight_ptr, offsets, mask, w_inner, w_size, ctype)
-    loss, _ = _sigmoid_focal_elements(x, y, alpha_t, pos_weight, weight, gamma, HAS_ALPHA,
-                                      HAS_POS_WEIGHT, HAS_WEIGHT, False)
+    loss, grad = _sigmoid_focal_elements(x, y, alpha_t, pos_weight, weight, gamma, HAS_ALPHA,
+                                         HAS_POS_WEIGHT, HAS_WEIGHT, WITH_GRAD)
+    if WITH_GRAD:
+        return grad, keep
+    return loss, keep
+
+
+@triton.jit
+def _sigmoid_focal_forward(x_ptr, y_ptr, alpha_ptr, pos_weight_ptr, weight_ptr, out_ptr,
+                           partial_ptr, count_ptr, n, alpha, gamma, ignore_value,
+                           alpha_inner, alpha_size, pw_inner, pw_size, w_inner, w_size,
+                           ALPHA_TENSOR: tl.constexpr, HAS_ALPHA: tl.constexpr,
+                           HAS_POS_WEIGHT: tl.constexpr, HAS_WEIGHT: tl.constexpr,
+                           HAS_IGNORE: tl.constexpr, REDUCE: tl.constexpr,
+                           F64: tl.constexpr, BLOCK: tl.constexpr):
+    pid = tl.program_id(0)
+    offsets = pid.to(tl.int64) * BLOCK + tl.arange(0, BLOCK)
+    mask = offsets < n
+    loss, keep = _block_terms(x_ptr, y_ptr, alpha_ptr, pos_weight_ptr, weight_ptr, offsets,
+                              mask, alpha, gamma, ignore_value, alpha_inner, alpha_size,
+                              pw_inner, pw_size, w_inner, w_size, ALPHA_TENSOR, HAS_ALPHA,
+                              HAS_POS_WEIGHT, HAS_WEIGHT, HAS_IGNORE, F64, False)
     loss = tl.where(keep, loss, 0.0)
     if REDUCE:
         tl.store(partial_ptr + pid, tl.sum(loss, axis=0))
@@ -139,29 +155,11 @@ def _sigmoid_focal_backward(x_ptr, y_ptr, alpha_ptr, pos_weight_ptr, weight_ptr,
     pid = tl.program_id(0)
     offsets = pid.to(tl.int64) * BLOCK + tl.arange(0, BLOCK)
     mask = offsets < n
+    grad, keep = _block_terms(x_ptr, y_ptr, alpha_ptr, pos_weight_ptr, weight_ptr, offsets,
+                              mask, alpha, gamma, ignore_value, alpha_inner, alpha_size,
+                              pw_inner, pw_size, w_inner, w_size, ALPHA_TENSOR, HAS_ALPHA,
+                              HAS_POS_WEIGHT, HAS_WEIGHT, HAS_IGNORE, F64, True)
     ctype = tl.float64 if F64 else tl.float32
-    x = tl.load(x_ptr + offsets, mask=mask, other=0.0).to(ctype)
-    y = tl.load(y_ptr + offsets, mask=mask, other=0.0).to(ctype)
-    keep = mask
-    if HAS_IGNORE:
-        keep = keep & (y != ignore_value)
-        x = tl.where(keep, x, 0.0)
-        y = tl.where(keep, y, 0.0)
-    alpha_t = tl.zeros_like(x)
-    if HAS_ALPHA:
-        if ALPHA_TENSOR:
-            a = _load_aux(alpha_ptr, offsets, mask, alpha_inner, alpha_size, ctype)
-        else:
-            a = tl.full(x.shape, alpha, ctype)
-        alpha_t = (1.0 - a) + (2.0 * a - 1.0) * y
-    pos_weight = tl.zeros_like(x)
-    if HAS_POS_WEIGHT:
-        pos_weight = _load_aux(pos_weight_ptr, offsets, mask, pw_inner, pw_size, ctype)
-    weight = tl.zeros_like(x)
-    if HAS_WEIGHT:
-        weight = _load_aux(weight_ptr, offsets, mask, w_inner, w_size, ctype)
-    _, grad = _sigmoid_focal_elements(x, y, alpha_t, pos_weight, weight, gamma, HAS_ALPHA,
-                                      HAS_POS_WEIGHT, HAS_WEIGHT, True)
     if SCALE_PER_ELEMENT:
         scale = tl.load(scale_ptr + offsets, mask=mask, other=0.0).to(ctype)
     else:
