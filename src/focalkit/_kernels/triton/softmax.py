@@ -135,17 +135,10 @@ def _rows(pid, t_ptr, alpha_ptr, rows, P, blocks, stn, stp, ignore_index,
 
 
 @triton.jit
-def _forward_kernel(x_ptr, t_ptr, alpha_ptr, loss_ptr, stats_ptr, part_ptr, count_ptr,
-                    rows, C, P, blocks, sxn, sxc, sxp, stn, stp, ignore_index, gamma_hi,
-                    gamma_lo, BLOCK_P: tl.constexpr, BLOCK_C: tl.constexpr,
-                    PER_IMAGE: tl.constexpr, HAS_IGNORE: tl.constexpr,
-                    HAS_ALPHA: tl.constexpr, GAMMA_KIND: tl.constexpr, REDUCE: tl.constexpr,
-                    SAVE: tl.constexpr, ACC: tl.constexpr, TERMS: tl.constexpr):
-    pid = tl.program_id(0)
-    r, n, p, in_range, keep, t, alpha_t = _rows(pid, t_ptr, alpha_ptr, rows, P, blocks, stn,
-                                                stp, ignore_index, BLOCK_P, PER_IMAGE,
-                                                HAS_IGNORE, HAS_ALPHA, ACC)
-    base = n * sxn + p * sxp
+def _online_logsumexp(x_ptr, base, sxc, keep, C, BLOCK_P: tl.constexpr,
+                      BLOCK_C: tl.constexpr, ACC: tl.constexpr):
+    """The largest logit M and log S, S = sum_c exp(x_c - M), of each row of the tile, in one
+    loop over class tiles with an online max and sum (no softmax in memory)."""
     high = tl.full([BLOCK_P], float("-inf"), ACC)
     total = tl.zeros([BLOCK_P], ACC)
     for c0 in range(0, C, BLOCK_C):
@@ -159,7 +152,22 @@ def _forward_kernel(x_ptr, t_ptr, alpha_ptr, loss_ptr, stats_ptr, part_ptr, coun
         shift = tl.where(new_high == float("-inf"), 0.0, new_high)
         total = total * tl.exp(high - shift) + tl.sum(tl.exp(x - shift[:, None]), axis=1)
         high = new_high
-    log_total = tl.log(total)
+    return high, tl.log(total)
+
+
+@triton.jit
+def _forward_kernel(x_ptr, t_ptr, alpha_ptr, loss_ptr, stats_ptr, part_ptr, count_ptr,
+                    rows, C, P, blocks, sxn, sxc, sxp, stn, stp, ignore_index, gamma_hi,
+                    gamma_lo, BLOCK_P: tl.constexpr, BLOCK_C: tl.constexpr,
+                    PER_IMAGE: tl.constexpr, HAS_IGNORE: tl.constexpr,
+                    HAS_ALPHA: tl.constexpr, GAMMA_KIND: tl.constexpr, REDUCE: tl.constexpr,
+                    SAVE: tl.constexpr, ACC: tl.constexpr, TERMS: tl.constexpr):
+    pid = tl.program_id(0)
+    r, n, p, in_range, keep, t, alpha_t = _rows(pid, t_ptr, alpha_ptr, rows, P, blocks, stn,
+                                                stp, ignore_index, BLOCK_P, PER_IMAGE,
+                                                HAS_IGNORE, HAS_ALPHA, ACC)
+    base = n * sxn + p * sxp
+    high, log_total = _online_logsumexp(x_ptr, base, sxc, keep, C, BLOCK_P, BLOCK_C, ACC)
     x_t = tl.load(x_ptr + base + t * sxc, mask=keep, other=0.0).to(ACC)
     log_pt = tl.where(keep, (x_t - high) - log_total, 0.0)
     gamma = (tl.zeros([], ACC) + gamma_hi) + gamma_lo
@@ -227,19 +235,7 @@ def _soft_forward_kernel(x_ptr, t_ptr, q_ptr, alpha_ptr, loss_ptr, stats_ptr, pa
                                           ignore_index, BLOCK_P, PER_IMAGE, HAS_IGNORE,
                                           False, ACC, IS_INDEX)
     base = n * sxn + p * sxp
-    high = tl.full([BLOCK_P], float("-inf"), ACC)
-    total = tl.zeros([BLOCK_P], ACC)
-    for c0 in range(0, C, BLOCK_C):
-        cols = c0 + tl.arange(0, BLOCK_C)
-        inside = cols < C
-        x = tl.load(x_ptr + base[:, None] + cols[None, :].to(tl.int64) * sxc,
-                    mask=keep[:, None] & inside[None, :], other=0.0).to(ACC)
-        x = tl.where(inside[None, :], x, float("-inf"))
-        new_high = tl.maximum(high, tl.max(x, axis=1))
-        shift = tl.where(new_high == float("-inf"), 0.0, new_high)
-        total = total * tl.exp(high - shift) + tl.sum(tl.exp(x - shift[:, None]), axis=1)
-        high = new_high
-    log_total = tl.log(total)
+    high, log_total = _online_logsumexp(x_ptr, base, sxc, keep, C, BLOCK_P, BLOCK_C, ACC)
     gamma = (tl.zeros([], ACC) + gamma_hi) + gamma_lo
     eps = (tl.zeros([], ACC) + eps_hi) + eps_lo
     loss = tl.zeros([BLOCK_P], ACC)
