@@ -102,6 +102,22 @@ def _activate(x, cmask, row_max, den, ACT: tl.constexpr, C_TILES: tl.constexpr):
 
 
 @triton.jit
+def _tile(q_ptr, M, m_tiles, sqn, sqm, INDEX: tl.constexpr, BLOCK_C: tl.constexpr,
+          BLOCK_M: tl.constexpr):
+    """This program's image ``n``, positions ``m`` (and their mask), first class and labels."""
+    pid = tl.program_id(0).to(tl.int64)
+    n = pid // m_tiles
+    m = (pid % m_tiles) * BLOCK_M + tl.arange(0, BLOCK_M)
+    mmask = m < M
+    c_first = tl.program_id(1).to(tl.int64) * BLOCK_C
+    if INDEX:
+        t = tl.load(q_ptr + n * sqn + m * sqm, mask=mmask, other=0)
+    else:
+        t = tl.zeros([BLOCK_M], dtype=tl.int64)
+    return pid, n, m, mmask, c_first, t
+
+
+@triton.jit
 def _sums_kernel(x_ptr, q_ptr, v_ptr, out_ptr, C, M, m_tiles, plane,
                  sxn, sxc, sxm, sqn, sqc, sqm, svn, svc, svm,
                  ACT: tl.constexpr, INDEX: tl.constexpr, HAS_VALID: tl.constexpr,
@@ -112,15 +128,8 @@ def _sums_kernel(x_ptr, q_ptr, v_ptr, out_ptr, C, M, m_tiles, plane,
     Program (i, j): image ``i // m_tiles``, positions of tile ``i % m_tiles``, class tile
     ``j`` (sigmoid and none; a softmax program visits all ``C_TILES`` class tiles).
     """
-    pid = tl.program_id(0).to(tl.int64)
-    n = pid // m_tiles
-    m = (pid % m_tiles) * BLOCK_M + tl.arange(0, BLOCK_M)
-    mmask = m < M
-    c_first = tl.program_id(1).to(tl.int64) * BLOCK_C
-    if INDEX:
-        t = tl.load(q_ptr + n * sqn + m * sqm, mask=mmask, other=0)
-    else:
-        t = tl.zeros([BLOCK_M], dtype=tl.int64)
+    pid, n, m, mmask, c_first, t = _tile(q_ptr, M, m_tiles, sqn, sqm, INDEX, BLOCK_C,
+                                         BLOCK_M)
     row_max = tl.full([BLOCK_M], -float("inf"), COMPUTE)
     den = tl.zeros([BLOCK_M], dtype=COMPUTE)
     if ACT == 2:
@@ -160,15 +169,8 @@ def _grad_kernel(x_ptr, q_ptr, v_ptr, a_ptr, b_ptr, g_ptr, C, M, m_tiles,
     :math:`g` (none), :math:`g p (1 - p)` (sigmoid) or :math:`p (g - \\sum_k p_k g_k)`
     (softmax; over several class tiles the sum is accumulated online with the maximum).
     """
-    pid = tl.program_id(0).to(tl.int64)
-    n = pid // m_tiles
-    m = (pid % m_tiles) * BLOCK_M + tl.arange(0, BLOCK_M)
-    mmask = m < M
-    c_first = tl.program_id(1).to(tl.int64) * BLOCK_C
-    if INDEX:
-        t = tl.load(q_ptr + n * sqn + m * sqm, mask=mmask, other=0)
-    else:
-        t = tl.zeros([BLOCK_M], dtype=tl.int64)
+    pid, n, m, mmask, c_first, t = _tile(q_ptr, M, m_tiles, sqn, sqm, INDEX, BLOCK_C,
+                                         BLOCK_M)
     row_max = tl.full([BLOCK_M], -float("inf"), COMPUTE)
     den = tl.zeros([BLOCK_M], dtype=COMPUTE)
     dot = tl.zeros([BLOCK_M], dtype=COMPUTE)
