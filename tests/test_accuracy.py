@@ -76,3 +76,17 @@ def test_blocked_elementwise_losses(loss):
     else:
         quality = y * torch.rand(y.shape, generator=torch.Generator().manual_seed(2))
         assert relative_error(varifocal_loss, "blocked", x, quality) < BOUND
+
+
+@pytest.mark.parametrize("backend", ["blocked", "triton"])
+@pytest.mark.parametrize("per_image", [False, True])
+def test_lovasz_softmax(backend, per_image):
+    """Long sorted rows: the loss from the sorted errors, not from the gradient's terms."""
+    from focalkit.functional import lovasz_softmax_loss
+
+    gen = torch.Generator().manual_seed(0)
+    x = torch.randn(2, 19, 128, 128, generator=gen) * 2.0
+    t = torch.randint(0, 19, (2, 128, 128), generator=gen)
+    t[:, :8] = 255
+    assert relative_error(lovasz_softmax_loss, backend, x, t, per_image=per_image,
+                          ignore_index=255) < BOUND
