@@ -176,6 +176,13 @@ def sigmoid_focal_loss(input: Tensor, target: Tensor, *, alpha: float | Tensor |
     An infinite logit gives the limits: loss and gradient 0 for a right prediction, an
     infinite loss with BCE's gradient for a wrong one.
 
+    Backends (see ``focalkit.backends``): logits are computed by the cache-blocked kernel on
+    the CPU and the fused Triton kernel on CUDA. Probabilities (``from_logits=False``),
+    ``epsilon != 0``, a target or hyper-parameter tensor that requires grad, and, on the
+    Triton path, an ``alpha``/``pos_weight``/``weight`` whose broadcast dimensions are not one
+    contiguous run of the input's (e.g. shape ``(N, 1, W)`` for ``(N, C, W)``) take the plain
+    composition.
+
     Args:
         input: logits (or probabilities with ``from_logits=False``) of any shape.
         target: same shape as ``input``, floats in [0, 1]; entries equal to ``ignore_index``
@@ -369,6 +376,11 @@ def softmax_focal_loss(input: Tensor, target: Tensor, *, alpha: AlphaLike = None
     takes the plain composition. A ``-inf`` logit (a masked class, or a float16 overflow)
     gives the limits: the gradient stays finite wherever
     :func:`torch.nn.functional.cross_entropy`'s does.
+
+    Backends (see ``focalkit.backends``): class-index targets are computed by the
+    cache-blocked kernel on the CPU and the fused Triton kernel on CUDA; label smoothing and
+    probability targets by the Triton kernel on CUDA and the plain composition elsewhere.
+    ``epsilon != 0`` and an ``alpha`` that requires grad take the plain composition.
 
     Args:
         input: logits of shape :math:`(N, C, *)`.
