@@ -34,7 +34,6 @@ from .weights import binary_alpha, class_weights
 __version__ = "0.1.0"
 
 __all__ = [
-    "backends",
     "AsymmetricLoss",
     "ComboLoss",
     "DiceLoss",
@@ -55,6 +54,7 @@ __all__ = [
     "TverskyLoss",
     "UnifiedFocalLoss",
     "VarifocalLoss",
+    "backends",
     "binary_alpha",
     "class_weights",
     "functional",
