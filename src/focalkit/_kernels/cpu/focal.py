@@ -118,7 +118,7 @@ def _sigmoid_focal_block(x: Tensor, y: Tensor, alpha: float | Tensor | None, gam
 
 def _has_infinite(x: Tensor) -> bool:
     """Whether the CPU block ``x`` holds an infinite value: one fast reduction, so that the
-    masked passes below run only for the rare blocks that need them."""
+    guarded passes run only for the rare blocks that need them."""
     low, high = torch.aminmax(x)
     return math.isinf(low) or math.isinf(high)
 
@@ -227,12 +227,16 @@ class _SigmoidFocalFunction(torch.autograd.Function):
 
 
 def _focal_index_block(log_pt: Tensor, alpha_t: Tensor | None, gamma: float, with_grad: bool,
-                       coeff_out: Tensor | None = None) -> tuple[Tensor | None, Tensor | None]:
+                       coeff_out: Tensor | None = None, limits: bool = True
+                       ) -> tuple[Tensor | None, Tensor | None]:
     r"""The terms of :func:`focal_index_terms` on one block, in few passes.
 
     With :math:`f = \alpha_t\,m^{\gamma - 1}`, the loss is :math:`-(f m) \log p_t` and
     :math:`G = f\,(m - \gamma\,p_t \log p_t)` (for :math:`\gamma = 0`: :math:`f m` is
     :math:`\alpha_t` and :math:`G = \alpha_t`).
+
+    With ``limits``, :math:`p_t \log p_t` takes its limit 0 at :math:`\log p_t = -\infty` (a
+    ``-inf`` target logit); without it the block must hold no such position.
 
     Returns ``(f * m, G)``, the first None when it is 1; ``G`` is written into ``coeff_out``
     when given.
@@ -248,8 +252,8 @@ def _focal_index_block(log_pt: Tensor, alpha_t: Tensor | None, gamma: float, wit
     loss_factor = m if factor is None else factor * m
     if not with_grad:
         return loss_factor, None
-    # p_t log p_t, with its limit 0 at log p_t = -inf (a -inf target logit)
-    p_log_p = torch.exp(log_pt).mul_(log_pt.clamp_min(torch.finfo(log_pt.dtype).min))
+    p_log_p = torch.exp(log_pt).mul_(
+        log_pt.clamp_min(torch.finfo(log_pt.dtype).min) if limits else log_pt)
     coeff = torch.add(m, p_log_p, alpha=-gamma)
     if factor is not None:
         coeff = torch.mul(coeff, factor, out=coeff_out) if coeff_out is not None \
@@ -302,16 +306,19 @@ class _SoftmaxFocalFunction(torch.autograd.Function):
             xb = x3[rows, :, cols].to(dtype)
             valid, t = ignore_mask(t2[rows, cols], ignore_index)
             index = t.unsqueeze(1)
-            log_p = torch.log_softmax(xb, dim=1)
-            log_pt = log_p.gather(1, index).squeeze(1)
+            log_pt = torch.log_softmax(xb, dim=1).gather(1, index).squeeze(1)
             if valid is not None:
                 # log p_t = 0 gives an ignored position zero loss whatever its logits; the
                 # backward zeroes its gradient.
                 log_pt = torch.where(valid, log_pt, 0.0)
                 counts.append(torch.count_nonzero(valid))
             alpha_t = None if alpha_c is None else alpha_c[t]
+            # A -inf target logit (log p_t = -inf) needs the guarded forms below; on the CPU a
+            # quick min/max over the block's positions says whether it holds one.
+            limits = not xb.is_cpu or _has_infinite(log_pt)
             loss_factor, _ = _focal_index_block(log_pt, alpha_t, gamma, need_grad,
-                                                coeff[rows, cols] if need_grad else None)
+                                                coeff[rows, cols] if need_grad else None,
+                                                limits)
             if loss is None:
                 sums.append(-(log_pt if loss_factor is None else loss_factor.mul_(log_pt))
                             .sum().double())
@@ -321,11 +328,10 @@ class _SoftmaxFocalFunction(torch.autograd.Function):
                 torch.mul(loss_factor, log_pt, out=loss[rows, cols]).neg_()
             if need_grad:
                 lse_b = torch.sub(xb.gather(1, index).squeeze(1), log_pt, out=lse[rows, cols])
-                if not xb.is_cpu or not bool(torch.isfinite(lse_b).all()):
-                    # x_t - log p_t is NaN for a -inf target logit; M - max_c log p_c = M + log
-                    # S (M the largest logit) is finite there, at two more passes.
-                    torch.sub(xb.amax(dim=1), log_p.amax(dim=1), out=lse_b)
-            del log_p
+                if limits:
+                    # x_t - log p_t is NaN for a -inf target logit; the log-sum-exp itself is
+                    # finite there, at one more pass.
+                    torch.logsumexp(xb, dim=1, out=lse_b)
         if ignore_index is None or not counts:
             count = torch.tensor(n * positions if ignore_index is None else 0, device=x.device)
         else:
