@@ -119,6 +119,8 @@ def _sigmoid_focal_block(x: Tensor, y: Tensor, alpha: float | Tensor | None, gam
 def _has_infinite(x: Tensor) -> bool:
     """Whether the CPU block ``x`` holds an infinite value: one fast reduction, so that the
     guarded passes run only for the rare blocks that need them."""
+    if x.numel() == 0:
+        return False
     low, high = torch.aminmax(x)
     return math.isinf(low) or math.isinf(high)
 
