@@ -160,6 +160,30 @@ def check_ignore_index(ignore_index: object) -> int | None:
     return int(ignore_index)
 
 
+def as_optional_tensor(name: str, value: object, input: Tensor) -> Tensor | None:
+    """A ``weight`` / ``pos_weight`` for ``input``: a number becomes a 0-d tensor of the
+    input's compute dtype and device; a tensor must be floating point and broadcast to it."""
+    if isinstance(value, numbers.Real) and not isinstance(value, bool):
+        return torch.tensor(float(value), dtype=compute_dtype(input), device=input.device)
+    value = check_optional_weight(name, value)
+    if value is not None:
+        check_broadcastable(name, value, input.shape)
+    return value
+
+
+def check_class_values(target: Tensor, is_index: bool, num_classes: int,
+                       ignore_index: int | None) -> Tensor:
+    """Check a multi-class target's values: class indices in range (returned as int32 or
+    int64, the dtypes ``gather`` takes), or probabilities in [0, 1]."""
+    if not is_index:
+        check_unit_interval("target", target)
+        return target
+    if target.dtype not in (torch.int32, torch.int64):
+        target = target.long()  # uint8 masks and the like
+    check_class_indices(target, num_classes, ignore_index)
+    return target
+
+
 def check_binary_ignore_index(ignore_index: object) -> int | None:
     """An ``ignore_index`` for targets in [0, 1] must lie outside [0, 1].
 

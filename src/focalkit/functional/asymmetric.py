@@ -14,6 +14,7 @@ from torch import Tensor
 
 from .. import _dispatch
 from .._checks import (
+    as_optional_tensor,
     check_float_tensor,
     check_ignore_index,
     check_real,
@@ -25,7 +26,6 @@ from .._checks import (
     reduce,
 )
 from .._kernels.cpu import asymmetric as kernel
-from .focal import _as_optional_tensor
 
 __all__ = ["asymmetric_loss"]
 
@@ -114,7 +114,7 @@ def asymmetric_loss(input: Tensor, target: Tensor, *, gamma_pos: float = 0.0,
     clip = check_real("clip", clip, low=0.0, high=1.0, high_open=True)
     check_reduction(reduction)
     ignore_index = check_ignore_index(ignore_index)
-    weight = _as_optional_tensor("weight", weight, input)
+    weight = as_optional_tensor("weight", weight, input)
     check_unit_interval("target", target, ignore_index)
 
     if _dispatch.choose(input, target, weight, kernels=(_dispatch.BLOCKED,)) != _dispatch.PLAIN:

@@ -18,6 +18,7 @@ from torch import Tensor
 
 from .. import _dispatch
 from .._checks import (
+    as_optional_tensor,
     check_float_tensor,
     check_ignore_index,
     check_real,
@@ -32,7 +33,6 @@ from .._checks import (
 )
 from .._kernels.common import pow_gamma
 from .._kernels.cpu import detection as kernel
-from .focal import _as_optional_tensor
 
 __all__ = ["quality_focal_loss", "distribution_focal_loss", "varifocal_loss"]
 
@@ -56,7 +56,7 @@ def _check_dense(input: Tensor, target: Tensor, reduction: str, ignore_index: ob
     check_same_shape(input, target)
     check_reduction(reduction)
     ignore_index = check_ignore_index(ignore_index)
-    weight = _as_optional_tensor("weight", weight, input)
+    weight = as_optional_tensor("weight", weight, input)
     check_unit_interval("target", target, ignore_index)
     return ignore_index, weight
 

@@ -9,7 +9,6 @@ CPU, fused Triton kernels on CUDA. :mod:`focalkit._dispatch` picks one per call.
 
 from __future__ import annotations
 
-import numbers
 from collections.abc import Sequence
 
 import torch
@@ -17,11 +16,11 @@ from torch import Tensor
 
 from .. import _dispatch
 from .._checks import (
+    as_optional_tensor,
     check_binary_ignore_index,
     check_bool,
-    check_broadcastable,
-    check_class_indices,
     check_class_target,
+    check_class_values,
     check_device,
     check_float_tensor,
     check_gamma,
@@ -125,18 +124,6 @@ def _sigmoid_focal_probs(p: Tensor, y: Tensor, alpha: float | Tensor | None, gam
     if weight is not None:
         loss = loss * weight
     return loss
-
-
-def _as_optional_tensor(name: str, value: object, input: Tensor) -> Tensor | None:
-    if value is None:
-        return None
-    if isinstance(value, numbers.Real) and not isinstance(value, bool):
-        return torch.tensor(float(value), dtype=compute_dtype(input), device=input.device)
-    if not isinstance(value, Tensor):
-        raise TypeError(f"{name} must be a tensor, a number or None; got {type(value).__name__}")
-    check_float_tensor(name, value)
-    check_broadcastable(name, value, input.shape)
-    return value
 
 
 def _poly_term(m: Tensor, gamma: float, epsilon: float, *scales: Tensor | None) -> Tensor:
@@ -264,8 +251,8 @@ def sigmoid_focal_loss(input: Tensor, target: Tensor, *, alpha: float | Tensor |
     ignore_index = check_binary_ignore_index(ignore_index)
     alpha = check_unit_alpha(alpha, input)
     epsilon = check_real("epsilon", epsilon, low=-1.0)
-    pos_weight = _as_optional_tensor("pos_weight", pos_weight, input)
-    weight = _as_optional_tensor("weight", weight, input)
+    pos_weight = as_optional_tensor("pos_weight", pos_weight, input)
+    weight = as_optional_tensor("weight", weight, input)
     for name, value in (("pos_weight", pos_weight), ("weight", weight)):
         if value is not None:
             check_device(name, value, input)
@@ -457,16 +444,11 @@ def softmax_focal_loss(input: Tensor, target: Tensor, *, alpha: AlphaLike = None
     epsilon = check_real("epsilon", epsilon, low=-1.0)
     c = input.shape[1]
     alpha = class_vector("alpha", alpha, c, like=input, high=None)
-    if is_index:
-        if target.dtype not in (torch.int32, torch.int64):
-            target = target.long()  # uint8 masks and the like; gather needs int32 or int64
-        check_class_indices(target, c, ignore_index)
-    else:
-        if ignore_index not in (None, -100):
-            raise ValueError(f"ignore_index applies to class-index targets; got class-probability "
-                             f"targets of shape {tuple(target.shape)} with "
-                             f"ignore_index={ignore_index}")
-        check_unit_interval("target", target)
+    if not is_index and ignore_index not in (None, -100):
+        raise ValueError(f"ignore_index applies to class-index targets; got class-probability "
+                         f"targets of shape {tuple(target.shape)} with "
+                         f"ignore_index={ignore_index}")
+    target = check_class_values(target, is_index, c, ignore_index)
 
     # Label smoothing and probability targets have a Triton kernel only.
     soft = not is_index or label_smoothing != 0.0

@@ -39,13 +39,12 @@ import torch.nn.functional as F
 from torch import Tensor
 
 from .._checks import (
-    check_class_indices,
     check_class_target,
+    check_class_values,
     check_float_tensor,
     check_ignore_index,
     check_real,
     check_reduction,
-    check_unit_interval,
     class_vector,
     compute_dtype,
     ignore_mask,
@@ -81,7 +80,7 @@ def _class_view(vector: Tensor, dims: int) -> Tensor:
 
 def _check_common(input: Tensor, target: object, weight: object, ignore_index: object,
                   reduction: object, label_smoothing: object
-                  ) -> tuple[bool, Tensor | None, int | None, float]:
+                  ) -> tuple[bool, Tensor, Tensor | None, int | None, float]:
     check_float_tensor("input", input)
     is_index = check_class_target(input, target)
     check_reduction(reduction)
@@ -89,11 +88,8 @@ def _check_common(input: Tensor, target: object, weight: object, ignore_index: o
     label_smoothing = check_real("label_smoothing", label_smoothing, low=0.0, high=1.0)
     c = input.shape[1]
     weight = class_vector("weight", weight, c, like=input, high=None)
-    if is_index:
-        check_class_indices(target, c, ignore_index)
-    else:
-        check_unit_interval("target", target)
-    return is_index, weight, ignore_index, label_smoothing
+    target = check_class_values(target, is_index, c, ignore_index)
+    return is_index, target, weight, ignore_index, label_smoothing
 
 
 def _long(target: Tensor, is_index: bool) -> Tensor:
@@ -207,7 +203,7 @@ def logit_adjusted_cross_entropy(input: Tensor, target: Tensor, *,
         ...                              reduction="none")
         tensor([0.1054, 4.6052])
     """
-    is_index, weight, ignore_index, label_smoothing = _check_common(
+    is_index, target, weight, ignore_index, label_smoothing = _check_common(
         input, target, weight, ignore_index, reduction, label_smoothing)
     tau = check_real("tau", tau, low=0.0)
     if (class_counts is None) == (prior is None):
@@ -340,8 +336,8 @@ def ldam_loss(input: Tensor, target: Tensor, *, class_counts: CountsLike,
         ...                          scale=2.0), F.cross_entropy(2.0 * x, t))
         True
     """
-    is_index, weight, ignore_index, _ = _check_common(input, target, weight, ignore_index,
-                                                      reduction, 0.0)
+    is_index, target, weight, ignore_index, _ = _check_common(input, target, weight,
+                                                              ignore_index, reduction, 0.0)
     if not is_index:
         raise TypeError(f"ldam_loss needs class-index targets (integer dtype, shape (N, *)); "
                         f"got a floating-point target of shape {tuple(target.shape)}")

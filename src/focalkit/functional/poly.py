@@ -8,13 +8,12 @@ import torch
 from torch import Tensor
 
 from .._checks import (
-    check_class_indices,
     check_class_target,
+    check_class_values,
     check_float_tensor,
     check_ignore_index,
     check_real,
     check_reduction,
-    check_unit_interval,
     class_vector,
     compute_dtype,
     ignore_mask,
@@ -107,12 +106,7 @@ def poly1_cross_entropy(input: Tensor, target: Tensor, *, epsilon: float = 1.0,
     label_smoothing = check_real("label_smoothing", label_smoothing, low=0.0, high=1.0)
     c = input.shape[1]
     weight = class_vector("weight", weight, c, like=input, high=None)
-    if is_index:
-        if target.dtype not in (torch.int32, torch.int64):
-            target = target.long()
-        check_class_indices(target, c, ignore_index)
-    else:
-        check_unit_interval("target", target)
+    target = check_class_values(target, is_index, c, ignore_index)
 
     dtype = compute_dtype(input)
     x = input.to(dtype)
