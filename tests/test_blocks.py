@@ -10,7 +10,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from focalkit._kernels.cpu import blocks as _blocks
+from focalkit._kernels.blocked import blocks as _blocks
 from focalkit.functional import sigmoid_focal_loss, softmax_focal_loss
 
 

@@ -9,6 +9,7 @@ from loss_cases import CASES, class_index, dense_binary
 import focalkit
 from focalkit import _dispatch, backends
 from focalkit import functional as F
+from focalkit._kernels.options import SigmoidFocalOptions
 
 
 def test_backend_names_and_default():
@@ -49,8 +50,8 @@ def test_environment_variable_sets_the_default(tmp_path):
     assert "FOCALKIT_BACKEND must be one of" in out.stderr
 
 
-def _choice(x, *others, **kwargs):
-    return _dispatch.choose(x, *others, **kwargs)
+def _choice(x, *others):
+    return _dispatch.choose(x, *others)
 
 
 def test_auto_decides_by_device_and_grad():
@@ -58,7 +59,9 @@ def test_auto_decides_by_device_and_grad():
     y = torch.rand(3)
     assert _choice(x, y) == "blocked"
     assert _choice(x, y.requires_grad_()) == "plain"
-    assert _choice(x, None, eligible=False) == "plain"
+    probabilities = SigmoidFocalOptions(None, 2.0, None, None, None, "mean", False, 0.0)
+    assert _dispatch.decide("sigmoid_focal_loss", x, y.detach(), probabilities) == "plain"
+    assert _dispatch.decide("poly1_cross_entropy", x, y.detach(), ()) == "plain"
     assert _choice(torch.empty(3, device="meta")) == "plain"
     with backends.use("plain"):
         assert _choice(x) == "plain"
@@ -80,13 +83,27 @@ def test_torch_func_and_forward_ad_take_the_plain_path():
     assert seen == ["plain", "plain", "plain"]
 
 
-def test_triton_backend_on_a_cpu_tensor_says_why():
-    from focalkit._kernels import triton as triton_kernels
+@pytest.mark.parametrize("case", CASES, ids=str)
+def test_triton_backend_off_cuda_says_why_for_every_loss(case):
+    """One rule for every loss, with or without a Triton kernel of its own: an explicit
+    ``"triton"`` that cannot run on the input's device raises."""
+    x, t = case.inputs(torch.float32)
+    kwargs = {k: v.to("meta") if isinstance(v, torch.Tensor) else v
+              for k, v in case.kwargs.items()}
+    with backends.use("triton"), pytest.raises(RuntimeError, match="runs on CUDA|triton"):
+        case.function(x.to("meta"), t.to("meta"), **kwargs)
 
-    if triton_kernels.INTERPRETED:
-        pytest.skip("Triton's interpreter runs the kernels on CPU tensors")
-    with backends.use("triton"), pytest.raises(RuntimeError, match="TRITON_INTERPRET=1|triton"):
-        F.sigmoid_focal_loss(torch.randn(3), torch.rand(3))
+
+def test_every_backend_offers_its_kernels_through_one_interface():
+    """Each backend's KernelSet names only real losses; the plain backend has every one."""
+    import dataclasses
+
+    from focalkit._kernels import KernelSet
+
+    names = [f.name for f in dataclasses.fields(KernelSet) if f.name not in ("name", "takes")]
+    for name in names:
+        assert callable(getattr(_dispatch.BACKENDS["plain"], name)), name
+    assert set(_dispatch.BACKENDS) == {"plain", "blocked", "triton"}
 
 
 # ---------------------------------------------------------------------------------------------
@@ -194,3 +211,23 @@ def test_meta_modules(name, module, sample):
     x.requires_grad_()
     module.to("meta")(x, t).sum().backward()
     assert x.grad.shape == x.shape
+
+
+def test_the_backends_page_lists_the_kernels_of_every_backend():
+    """docs/backends.md's table says, for every kernel and backend, what runs."""
+    import dataclasses
+    import pathlib
+    import re
+
+    from focalkit._kernels import KernelSet
+
+    page = (pathlib.Path(__file__).parents[1] / "docs" / "backends.md").read_text()
+    cell = r"(?:yes|plain form)"
+    rows = dict(re.findall(rf"^\| `(\w+)`[^|]*\| ({cell} \| {cell} \| {cell}) \|$", page, re.M))
+    names = [f.name for f in dataclasses.fields(KernelSet) if f.name not in ("name", "takes")]
+    assert sorted(rows) == sorted(names)
+    for name in names:
+        cells = [c.strip() for c in rows[name].split("|")]
+        want = ["yes" if getattr(_dispatch.BACKENDS[b], name) is not None else "plain form"
+                for b in ("plain", "blocked", "triton")]
+        assert cells == want, name

@@ -11,7 +11,7 @@ from hypothesis import given, settings
 from hypothesis.extra.numpy import arrays
 
 from focalkit import reference as R
-from focalkit._kernels.cpu import blocks as _blocks
+from focalkit._kernels.blocked import blocks as _blocks
 from focalkit.functional import sigmoid_focal_loss, softmax_focal_loss
 
 FEW = settings(max_examples=25, deadline=None, derandomize=True)

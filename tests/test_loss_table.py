@@ -142,15 +142,15 @@ def test_half_inputs_keep_their_dtype_and_match_float32(case, dtype):
 
 @pytest.fixture
 def decisions(monkeypatch):
-    """The paths that ``_dispatch.choose`` picked during the test."""
+    """The backends whose kernels ``_dispatch.decide`` picked during the test."""
     seen = []
-    choose = _dispatch.choose
+    decide = _dispatch.decide
 
     def record(*args, **kwargs):
-        seen.append(choose(*args, **kwargs))
+        seen.append(decide(*args, **kwargs))
         return seen[-1]
 
-    monkeypatch.setattr(_dispatch, "choose", record)
+    monkeypatch.setattr(_dispatch, "decide", record)
     return seen
 
 

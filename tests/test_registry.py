@@ -10,7 +10,7 @@ from torch import nn
 
 import focalkit
 from focalkit import ComboLoss, FocalLoss, SoftmaxFocalLoss, get_loss, list_losses
-from focalkit.registry import LOSSES, TARGETS, _key
+from focalkit.nn._registry import LOSSES, TARGETS, _key
 
 # Constructor arguments a loss cannot do without, by name (the target-choosing ``mode`` is
 # supplied from the table's target column).
@@ -129,7 +129,7 @@ def test_get_loss_from_a_config_mapping():
 COMBO = {
     "focal": [{"mode": "multiclass", "gamma": 2.0, "alpha": [0.25, 0.25, 0.5]}, 1.0],
     "dice": [{"mode": "multiclass", "smooth": 1.0}, 0.5],
-    "lovasz": [{"loss": "lovasz_softmax", "per_image": True}, 0.25],
+    "lovasz": [{"name": "lovasz_softmax", "per_image": True}, 0.25],
     "ce": [{}, 1.0],
 }
 
@@ -180,7 +180,8 @@ def test_combo_config_mixes_with_modules():
 
 @pytest.mark.parametrize("losses,error,match", [
     ({"dicey": ({}, 1.0)}, ValueError, r"unknown loss 'dicey'; did you mean 'dice'"),
-    ({"x": ({"loss": "focal"}, 1.0)}, TypeError, r"missing 1 required positional argument"),
+    ({"x": ({"name": "focal"}, 1.0)}, TypeError, r"missing 1 required positional argument"),
+    ({"x": ({"loss": "focal"}, 1.0)}, ValueError, r"names its loss with the key .name."),
     ({"dice": ({}, float("inf"))}, ValueError, r"weight of 'dice' must be finite"),
     ({"dice": ({}, 1.0, 2.0)}, TypeError, r"must be a \(loss, weight\) pair"),
 ])

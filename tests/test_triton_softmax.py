@@ -245,7 +245,11 @@ def test_cuda_large(dtype):
 
 def _soft_check(x, target, alpha, gamma, ignore_index, label_smoothing, is_index, reduction):
     """The soft-target kernel against the plain composition, value and gradient."""
-    from focalkit.functional.focal import _softmax_focal_plain
+    from focalkit._kernels.options import SoftmaxFocalOptions
+    from focalkit._kernels.plain.focal import softmax_focal_loss
+
+    def _softmax_focal_plain(z, t, *options):
+        return softmax_focal_loss(z, t, SoftmaxFocalOptions(*options, 0.0))
 
     args = (alpha, gamma, ignore_index, label_smoothing, is_index, reduction)
     rtol, atol = TOL[x.dtype]
@@ -298,7 +302,11 @@ def test_soft_targets_second_order_and_edges():
     def loss(fn, z):
         return fn(z, target, None, 1.5, -100, 0.1, True, "mean")
 
-    from focalkit.functional.focal import _softmax_focal_plain
+    from focalkit._kernels.options import SoftmaxFocalOptions
+    from focalkit._kernels.plain.focal import softmax_focal_loss
+
+    def _softmax_focal_plain(z, t, *options):
+        return softmax_focal_loss(z, t, SoftmaxFocalOptions(*options, 0.0))
 
     assert torch.autograd.gradcheck(lambda z: loss(kernel.softmax_focal_loss_soft, z), (x,))
     grads = []

@@ -4,29 +4,9 @@ The functions live in :mod:`focalkit.functional`; the modules in :mod:`focalkit.
 re-exported here.
 """
 
-from . import backends, functional, init, reference, registry, weights
+from . import backends, functional, init, nn, reference, registry, weights
 from .init import prior_bias, prior_bias_
-from .nn import (
-    AsymmetricLoss,
-    ComboLoss,
-    DiceLoss,
-    DistributionFocalLoss,
-    FocalLoss,
-    FocalWrapper,
-    GeneralizedDiceLoss,
-    JaccardLoss,
-    LDAMLoss,
-    LogitAdjustedCrossEntropyLoss,
-    LovaszHingeLoss,
-    LovaszSoftmaxLoss,
-    Poly1CrossEntropyLoss,
-    QualityFocalLoss,
-    SigmoidFocalLoss,
-    SoftmaxFocalLoss,
-    TverskyLoss,
-    UnifiedFocalLoss,
-    VarifocalLoss,
-)
+from .nn import *  # noqa: F403 (every loss module, listed once in focalkit.nn.__all__)
 from .registry import get_loss, list_losses
 from .schedules import GammaScheduler
 from .weights import binary_alpha, class_weights
@@ -34,26 +14,7 @@ from .weights import binary_alpha, class_weights
 __version__ = "0.1.0"
 
 __all__ = [
-    "AsymmetricLoss",
-    "ComboLoss",
-    "DiceLoss",
-    "DistributionFocalLoss",
-    "FocalLoss",
-    "FocalWrapper",
     "GammaScheduler",
-    "GeneralizedDiceLoss",
-    "JaccardLoss",
-    "LDAMLoss",
-    "LogitAdjustedCrossEntropyLoss",
-    "LovaszHingeLoss",
-    "LovaszSoftmaxLoss",
-    "Poly1CrossEntropyLoss",
-    "QualityFocalLoss",
-    "SigmoidFocalLoss",
-    "SoftmaxFocalLoss",
-    "TverskyLoss",
-    "UnifiedFocalLoss",
-    "VarifocalLoss",
     "backends",
     "binary_alpha",
     "class_weights",
@@ -67,3 +28,4 @@ __all__ = [
     "registry",
     "weights",
 ]
+__all__ += nn.__all__

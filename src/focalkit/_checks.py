@@ -1,4 +1,4 @@
-"""Argument checks, reductions and ignore masks shared by every loss.
+"""Argument checks shared by every loss: validation only.
 
 Everything a public function validates goes through here, so that the same mistake gets the
 same message everywhere. Shape and type checks are cheap and always run. Value checks (class
@@ -18,9 +18,14 @@ from collections.abc import Sequence
 import torch
 from torch import Tensor
 
-from ._dispatch import is_traced
+from ._tensor import compute_dtype
+from ._tracing import is_traced
 
 REDUCTIONS = ("none", "mean", "sum")
+#: The modes of the region losses.
+REGION_MODES = ("multiclass", "binary", "multilabel")
+#: The intersections of the region losses.
+INTERSECTIONS = ("product", "min")
 
 
 def value_checks(tensor: Tensor) -> str | None:
@@ -323,51 +328,12 @@ def class_vector(name: str, value: object, num_classes: int, *, like: Tensor,
     return vector.to(dtype=compute_dtype(like), device=like.device)
 
 
-def ignore_mask(target: Tensor, ignore_index: int | None,
-                fill: int = 0) -> tuple[Tensor | None, Tensor]:
-    """(mask of the kept entries or None, ``target`` with ignored entries set to ``fill``).
-
-    Replacing the ignored entries before any arithmetic is what makes ``ignore_index`` exact:
-    whatever they held, they then feed only finite stand-ins into the loss.
-    """
-    if ignore_index is None:
-        return None, target
-    valid = target != ignore_index
-    return valid, torch.where(valid, target, fill)
 
 
-def mask_ignored(input: Tensor, target: Tensor,
-                 ignore_index: int | None) -> tuple[Tensor | None, Tensor, Tensor]:
-    """:func:`ignore_mask` for element-wise losses: ignored inputs and targets both become 0."""
-    valid, target = ignore_mask(target, ignore_index)
-    if valid is not None:
-        input = torch.where(valid, input, 0.0)
-    return valid, input, target
 
 
-def compute_dtype(tensor: Tensor | torch.dtype) -> torch.dtype:
-    """float32 for half-precision inputs (or dtypes), otherwise the input's own dtype."""
-    dtype = tensor if isinstance(tensor, torch.dtype) else tensor.dtype
-    if dtype in (torch.float16, torch.bfloat16):
-        return torch.float32
-    return dtype
 
 
-def reduce(loss: Tensor, reduction: str, count: Tensor | int | None = None) -> Tensor:
-    """Apply ``reduction``. ``count`` is the number of non-ignored elements for "mean".
-
-    A mean over zero elements is 0 (still attached to the graph), never NaN.
-    """
-    if reduction == "none":
-        return loss
-    total = loss.sum()
-    if reduction == "sum":
-        return total
-    if count is None:
-        count = loss.numel()
-    if isinstance(count, Tensor):
-        return total / count.clamp_min(1).to(total.dtype)
-    return total / max(count, 1)
 
 
 def check_classes(classes: object, num_classes: int | None) -> list[int] | None:
@@ -425,3 +391,70 @@ def check_binary_values(name: str, tensor: Tensor, ignore_index: int | None = No
         bad = values[~ok][0].item()
         extra = "" if ignore_index is None else f" or equal ignore_index={ignore_index}"
         raise ValueError(f"{name} values must be 0 or 1{extra}; got {bad:g}")
+
+
+# ---------------------------------------------------------------------------------------------
+# Region losses
+# ---------------------------------------------------------------------------------------------
+
+
+def check_region_inputs(input: Tensor, target: object, mode: str, from_logits: bool,
+                         ignore_index: int | None) -> tuple[bool, int]:
+    """Validate ``input``/``target`` for ``mode``; return (index target?, number of classes)."""
+    check_float_tensor("input", input)
+    check_bool("from_logits", from_logits)
+    if mode == "multiclass":
+        if input.dim() < 2:
+            raise ValueError(f"input must have shape (N, C, *) in mode 'multiclass'; got shape "
+                             f"{tuple(input.shape)}")
+        if input.shape[1] < 2:
+            raise ValueError(f"mode 'multiclass' needs at least 2 classes along dimension 1; "
+                             f"got input of shape {tuple(input.shape)} (use mode='binary' for "
+                             f"a single channel)")
+        is_index = check_class_target(input, target)
+        num_classes = input.shape[1]
+        if is_index:
+            check_class_indices(target, num_classes, ignore_index)
+        else:
+            if ignore_index is not None:
+                raise ValueError(f"ignore_index applies to class-index targets in mode "
+                                 f"'multiclass'; got class-probability targets of shape "
+                                 f"{tuple(target.shape)} with ignore_index={ignore_index}")
+            check_unit_interval("target", target)
+    else:
+        if mode == "binary" and input.dim() < 1:
+            raise ValueError(f"input must have shape (N, *) or (N, 1, *) in mode 'binary'; got "
+                             f"shape {tuple(input.shape)}")
+        if mode == "multilabel" and input.dim() < 2:
+            raise ValueError(f"input must have shape (N, C, *) in mode 'multilabel'; got shape "
+                             f"{tuple(input.shape)}")
+        if not isinstance(target, Tensor):
+            raise TypeError(f"target must be a torch.Tensor; got {type(target).__name__}")
+        if target.is_complex():
+            raise TypeError(f"target must hold values in [0, 1] (float, integer or bool); got "
+                            f"dtype {target.dtype}")
+        check_same_shape(input, target)
+        check_binary_ignore_index(ignore_index)
+        is_index = False
+        num_classes = 1 if mode == "binary" else input.shape[1]
+        check_unit_interval("target", target, ignore_index)
+    if not from_logits:
+        check_unit_interval("input (probabilities, from_logits=False)", input)
+    return is_index, num_classes
+
+
+def check_region_options(mode: object, smooth: object, eps: object, reduction: object,
+                         ignore_index: object, per_image: bool, sync_dist: bool,
+                         intersection: object) -> tuple[str, float, float, int | None]:
+    """Check the options every region loss shares; return (mode, smooth, eps, ignore_index)."""
+    mode = check_choice("mode", mode, REGION_MODES)
+    smooth = check_real("smooth", smooth, low=0.0)
+    eps = check_real("eps", eps, low=0.0, low_open=True)
+    check_reduction(reduction)
+    check_choice("intersection", intersection, INTERSECTIONS)
+    ignore_index = check_ignore_index(ignore_index)
+    if per_image and sync_dist:
+        raise ValueError("sync_dist=True synchronises batch statistics and needs "
+                         "per_image=False; got per_image=True (each image's statistics already "
+                         "live on one process)")
+    return mode, smooth, eps, ignore_index

@@ -1,7 +1,9 @@
 """The one place that decides which implementation of a loss runs.
 
-Every public loss asks :func:`choose` once per call and gets ``"plain"``, ``"blocked"`` or
-``"triton"``. The answer depends on
+Every public loss, after checking its arguments, calls :func:`route` once with the name of its
+kernel, its input, its target and its options tuple, and calls what it gets back with the same
+three arguments. :func:`choose` picks the backend (``"plain"``, ``"blocked"`` or
+``"triton"``) from
 
 * the backend setting (:mod:`focalkit.backends`);
 * the device of the input: the blocked kernels are the default on the CPU only, the Triton
@@ -11,42 +13,38 @@ Every public loss asks :func:`choose` once per call and gets ``"plain"``, ``"blo
   since the kernels' autograd Functions define only a first-order reverse-mode rule of their
   own;
 * which tensors need a gradient: the kernels differentiate the input alone, so a target or a
-  hyper-parameter tensor that requires grad takes the plain path;
-* whether the kernel takes this call at all (``eligible``), e.g. probability inputs.
+  hyper-parameter tensor that requires grad takes the plain path.
+
+Then the chosen backend's :class:`~focalkit._kernels.KernelSet` says whether it has a kernel
+for the loss and takes this call's options; where it does not, the loss's plain form runs, on
+the same device. The rule is the same for every loss: an explicit ``"triton"`` that cannot
+run on the input's device raises, whether or not the loss has a Triton kernel.
 """
 
 from __future__ import annotations
 
+from typing import NamedTuple
+
 import torch
 from torch import Tensor
-from torch.autograd import forward_ad
 
 from . import backends
+from ._kernels import Kernel, KernelSet
+from ._kernels import blocked as blocked_kernels
+from ._kernels import plain as plain_kernels
+from ._kernels import triton as triton_kernels
+from ._tracing import forward_ad_active, is_compiling, is_traced
 
 PLAIN, BLOCKED, TRITON = "plain", "blocked", "triton"
-#: The kernel backends a loss with both kinds of kernel offers.
-KERNELS = (BLOCKED, TRITON)
 
-
-def is_compiling() -> bool:
-    """Whether ``torch.compile`` is tracing the current call."""
-    return torch.compiler.is_compiling()
-
-
-def is_transformed(tensor: Tensor) -> bool:
-    """Whether ``tensor`` is wrapped by a ``torch.func`` transform (grad, vmap, jvp)."""
-    return torch._C._functorch.is_functorch_wrapped_tensor(tensor)
-
-
-def is_traced(*tensors: object) -> bool:
-    """Whether a tracer or transform sees these tensors: then no data may reach Python."""
-    return is_compiling() or any(isinstance(t, Tensor) and is_transformed(t) for t in tensors)
+#: The kernels of every backend.
+BACKENDS: dict[str, KernelSet] = {PLAIN: plain_kernels.KERNELS,
+                                  BLOCKED: blocked_kernels.KERNELS,
+                                  TRITON: triton_kernels.KERNELS}
 
 
 def triton_status(device: torch.device) -> str | None:
     """None when the Triton kernels can run on ``device``, else the reason they cannot."""
-    from ._kernels import triton as triton_kernels
-
     if triton_kernels.IMPORT_ERROR is not None:
         return (f"the 'triton' backend needs the triton package, which failed to import "
                 f"({triton_kernels.IMPORT_ERROR}); install it with pip install "
@@ -61,23 +59,14 @@ def triton_status(device: torch.device) -> str | None:
     return f"the 'triton' backend runs on CUDA tensors; got a tensor on {device.type}"
 
 
-def _triton_importable() -> bool:
-    from ._kernels import triton as triton_kernels
-
-    return triton_kernels.IMPORT_ERROR is None
-
-
-def choose(input: Tensor, *others: object, eligible: bool = True,
-           kernels: tuple[str, ...] = KERNELS) -> str:
-    """Which implementation computes this call: ``"plain"``, ``"blocked"`` or ``"triton"``.
+def choose(input: Tensor, *others: object) -> str:
+    """Which backend computes this call: ``"plain"``, ``"blocked"`` or ``"triton"``.
 
     Args:
         input: the tensor the kernels differentiate.
         others: every other tensor argument (target, weights, hyper-parameter tensors) or
-            None; a kernel runs only when none of them needs a gradient.
-        eligible: False when the kernels do not take this call's options; then the plain
-            composition runs (the loss's docstring says when).
-        kernels: the kernels this loss has.
+            anything else (ignored); a kernel runs only when no tensor among them needs a
+            gradient.
 
     Raises:
         RuntimeError: if the backend is ``"triton"`` and the Triton kernels cannot run on
@@ -92,28 +81,46 @@ def choose(input: Tensor, *others: object, eligible: bool = True,
         reason = triton_status(input.device)
         if reason is not None:
             raise RuntimeError(reason)
-    if is_traced(input, *others) or forward_ad._current_level >= 0:
+    if is_traced(input, *others) or forward_ad_active():
         return PLAIN
-    if not eligible or any(isinstance(t, Tensor) and t.requires_grad for t in others):
+    if any(isinstance(t, Tensor) and t.requires_grad for t in others):
         return PLAIN
     if backend == "auto":
         if input.device.type == "cpu":
-            backend = BLOCKED
-        elif input.device.type == "cuda" and _triton_importable():
-            backend = TRITON
-        else:
-            return PLAIN
-    return backend if backend in kernels else PLAIN
+            return BLOCKED
+        if input.device.type == "cuda" and triton_kernels.IMPORT_ERROR is None:
+            return TRITON
+        return PLAIN
+    return backend
 
 
-def kernels(path: str):
-    """The kernel package (:mod:`focalkit._kernels`) of a decision, None for ``"plain"``."""
-    if path == PLAIN:
-        return None
-    if path == TRITON:
-        from ._kernels import triton
+def decide(name: str, input: Tensor, target: object, options: NamedTuple) -> str:
+    """The backend whose kernel of the loss ``name`` (a :class:`~focalkit._kernels.KernelSet`
+    field) computes ``(input, target, options)``.
 
-        return triton
-    from ._kernels import cpu
+    The backend comes from :func:`choose`, which sees the target and every tensor among the
+    options; a backend without a kernel for ``name``, or whose ``takes`` declines these
+    options, leaves the call to the plain form.
+    """
+    backend = choose(input, target, *options)
+    kernels = BACKENDS[backend]
+    if getattr(kernels, name) is None or not kernels.takes(name, input, options):
+        return PLAIN
+    return backend
 
-    return cpu
+
+def route(name: str, input: Tensor, target: object, options: NamedTuple) -> Kernel:
+    """The implementation of the loss ``name`` that :func:`decide` picks for this call."""
+    backend = decide(name, input, target, options)
+    kernel = getattr(BACKENDS[backend], name)
+    if backend != PLAIN and not torch.is_grad_enabled():
+        # Without grad mode (evaluation) the kernels skip the gradient pass.
+        return _detached(kernel)
+    return kernel
+
+
+def _detached(kernel: Kernel) -> Kernel:
+    def run(input: Tensor, target: Tensor, options: NamedTuple):
+        return kernel(input.detach(), target, options)
+
+    return run

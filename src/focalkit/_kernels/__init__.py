@@ -1,22 +1,67 @@
-"""Kernels of the losses, apart from the documented API in :mod:`focalkit.functional`.
+"""The implementations of the losses, apart from the documented API in :mod:`focalkit.functional`.
 
-:mod:`focalkit._dispatch` decides which implementation runs; each kernel package offers the
-losses it accelerates through the same small interface, inputs and options in, the loss out,
-with the gradient formed by the package's own autograd Function:
+Three backends, one package each, every one offering its losses through the same typed
+interface, :class:`KernelSet`:
 
-* ``sigmoid_focal_loss(x, y, alpha, gamma, pos_weight, weight, ignore_index, reduction)``
-* ``softmax_focal_loss(x, target, alpha, gamma, ignore_index, reduction)``
-* ``index_stats(x, t, valid)``: per-image, per-class (TP, sum of p, count) of the softmax
-* ``dense_stats(x, q, valid, activation)``: per-image, per-class (TP, sum of p, sum of q) for
-  a target of the input's shape (Triton only)
-* ``softmax_focal_loss_soft(x, target, alpha, gamma, ignore_index, label_smoothing, is_index,
-  reduction)``: label smoothing and probability targets (Triton only)
-* ``lovasz_softmax(...)``, ``lovasz_hinge(...)``: the sort-based Functions both packages share
-* ``accepts(loss, x, *options)``: whether a kernel takes this call's options
+* :mod:`~focalkit._kernels.plain`: the one differentiable statement of every formula,
+  written with PyTorch operations and differentiated by autograd. It implements every loss;
+  it is the path of ``torch.compile``, ``torch.func`` and forward-mode AD, and the reference
+  the kernels are tested against.
+* :mod:`~focalkit._kernels.blocked`: autograd Functions with closed-form gradients that walk
+  the input in cache-sized blocks, written with eager PyTorch operations for the CPU.
+* :mod:`~focalkit._kernels.triton`: fused Triton kernels for CUDA tensors.
 
-The blocked CPU kernels of the asymmetric and varifocal losses (``cpu/asymmetric.py``,
-``cpu/detection.py``) are reached by their functional modules directly; they have no Triton
-counterpart, so the dispatch offers them the ``"blocked"`` backend only.
-
-:mod:`focalkit._kernels.common` holds the formulas that the plain path and the kernels share.
+A kernel is called as ``kernel(input, target, options)`` with the loss's options tuple from
+:mod:`focalkit._kernels.options`, already checked. :mod:`focalkit._dispatch` picks the backend
+and asks its :attr:`KernelSet.takes` whether the kernel takes this call's options; a backend
+without a kernel for a loss (a field left None), or one that does not take the options,
+leaves the call to the plain form. The layers import downward only: ``_tracing`` and
+``_tensor`` below everything, then these packages, then ``_checks`` and ``_dispatch``, then
+:mod:`focalkit.functional`.
 """
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, Generic, NamedTuple, Protocol, TypeVar
+
+from torch import Tensor
+
+from . import options as O
+
+OptionsT = TypeVar("OptionsT", bound=NamedTuple, contravariant=True)
+
+
+class Kernel(Protocol, Generic[OptionsT]):
+    """One loss of one backend: ``(input, target, options) -> loss`` (or statistics)."""
+
+    def __call__(self, input: Tensor, target: Tensor, options: OptionsT, /) -> Any: ...
+
+
+def takes_all(name: str, input: Tensor, options: NamedTuple) -> bool:
+    """The default :attr:`KernelSet.takes`: every kernel takes every call."""
+    return True
+
+
+@dataclass(frozen=True)
+class KernelSet:
+    """The kernels of one backend, by loss; None where the backend has none."""
+
+    name: str
+    focal_modulation: Kernel[O.FocalModulationOptions] | None = None
+    sigmoid_focal_loss: Kernel[O.SigmoidFocalOptions] | None = None
+    softmax_focal_loss: Kernel[O.SoftmaxFocalOptions] | None = None
+    asymmetric_loss: Kernel[O.AsymmetricOptions] | None = None
+    quality_focal_loss: Kernel[O.QualityFocalOptions] | None = None
+    varifocal_loss: Kernel[O.VarifocalOptions] | None = None
+    distribution_focal_loss: Kernel[O.DistributionFocalOptions] | None = None
+    poly1_cross_entropy: Kernel[O.Poly1Options] | None = None
+    logit_adjusted_cross_entropy: Kernel[O.LogitAdjustedOptions] | None = None
+    ldam_loss: Kernel[O.LDAMOptions] | None = None
+    #: Per-image, per-class ``(TP, FP, FN)`` of the region losses.
+    region_stats: Kernel[O.RegionStatsOptions] | None = None
+    lovasz_softmax_loss: Kernel[O.LovaszSoftmaxOptions] | None = None
+    lovasz_hinge_loss: Kernel[O.LovaszHingeOptions] | None = None
+    #: ``takes(name, input, options)``: whether the kernel ``name`` takes this call.
+    takes: Callable[[str, Tensor, NamedTuple], bool] = takes_all

@@ -1,15 +1,15 @@
 """Asymmetric loss (ASL) for multi-label classification (Ridnik et al., ICCV 2021).
 
 Two implementations compute the same numbers: the plain composition of PyTorch operations
-(differentiated by autograd; the path ``torch.compile`` traces, and the one taken when the
-target or ``weight`` needs a gradient), and a blocked ``torch.autograd.Function`` with the
-closed-form gradient (:mod:`focalkit._kernels.cpu.asymmetric`), the default in eager mode,
-which saves one input-sized buffer for backward.
+(:mod:`focalkit._kernels.plain.asymmetric`, differentiated by autograd; the path
+``torch.compile`` traces, and the one taken when the target or ``weight`` needs a gradient),
+and a blocked ``torch.autograd.Function`` with the closed-form gradient
+(:mod:`focalkit._kernels.blocked.asymmetric`), the default on the CPU, which saves one
+input-sized buffer for backward.
 """
 
 from __future__ import annotations
 
-import torch
 from torch import Tensor
 
 from .. import _dispatch
@@ -21,11 +21,8 @@ from .._checks import (
     check_reduction,
     check_same_shape,
     check_unit_interval,
-    compute_dtype,
-    mask_ignored,
-    reduce,
 )
-from .._kernels.cpu import asymmetric as kernel
+from .._kernels.options import AsymmetricOptions
 
 __all__ = ["asymmetric_loss"]
 
@@ -117,16 +114,5 @@ def asymmetric_loss(input: Tensor, target: Tensor, *, gamma_pos: float = 0.0,
     weight = as_optional_tensor("weight", weight, input)
     check_unit_interval("target", target, ignore_index)
 
-    if _dispatch.choose(input, target, weight, kernels=(_dispatch.BLOCKED,)) != _dispatch.PLAIN:
-        return kernel.asymmetric_loss(input, target, gamma_pos, gamma_neg, clip, weight,
-                                      ignore_index, reduction)
-    dtype = compute_dtype(input)
-    valid, x, y = mask_ignored(input.to(dtype), target.to(dtype), ignore_index)
-    loss, _ = kernel.asymmetric_terms(x, y, gamma_pos, gamma_neg, clip, with_grad=False)
-    if weight is not None:
-        loss = loss * weight
-    count = None
-    if valid is not None:
-        loss = torch.where(valid, loss, 0.0)
-        count = valid.sum()
-    return reduce(loss, reduction, count).to(input.dtype)
+    options = AsymmetricOptions(gamma_pos, gamma_neg, clip, weight, ignore_index, reduction)
+    return _dispatch.route("asymmetric_loss", input, target, options)(input, target, options)

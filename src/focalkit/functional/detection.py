@@ -6,9 +6,10 @@
 * :func:`distribution_focal_loss` trains a discrete distribution over box-edge offsets.
 
 The varifocal loss, element-wise and evaluated on every anchor and class, has a blocked
-closed-form ``torch.autograd.Function`` (:mod:`focalkit._kernels.cpu.detection`), the
-default in eager mode; the plain composition is the path ``torch.compile`` traces, and the
-one taken when the target or ``weight`` needs a gradient.
+closed-form ``torch.autograd.Function`` (:mod:`focalkit._kernels.blocked.detection`), the
+default on the CPU; the plain composition (:mod:`focalkit._kernels.plain.detection`) is the
+path ``torch.compile`` traces, and the one taken when the target or ``weight`` needs a
+gradient.
 """
 
 from __future__ import annotations
@@ -25,28 +26,13 @@ from .._checks import (
     check_reduction,
     check_same_shape,
     check_unit_interval,
-    compute_dtype,
-    ignore_mask,
-    mask_ignored,
-    reduce,
     value_checks,
 )
-from .._kernels.common import pow_gamma
-from .._kernels.cpu import detection as kernel
+from .._kernels.options import DistributionFocalOptions, QualityFocalOptions, VarifocalOptions
 
 __all__ = ["quality_focal_loss", "distribution_focal_loss", "varifocal_loss"]
 
 
-def _finish(loss: Tensor, valid: Tensor | None, weight: Tensor | None, reduction: str,
-            input: Tensor) -> Tensor:
-    """Apply ``weight`` and the ignore mask, reduce, and return in the input's dtype."""
-    if weight is not None:
-        loss = loss * weight
-    count = None
-    if valid is not None:
-        loss = torch.where(valid, loss, 0.0)
-        count = valid.sum()
-    return reduce(loss, reduction, count).to(input.dtype)
 
 
 def _check_dense(input: Tensor, target: Tensor, reduction: str, ignore_index: object,
@@ -121,12 +107,8 @@ def quality_focal_loss(input: Tensor, target: Tensor, *, beta: float = 2.0,
     """
     ignore_index, weight = _check_dense(input, target, reduction, ignore_index, weight)
     beta = check_real("beta", beta, low=0.0)
-    dtype = compute_dtype(input)
-    valid, x, y = mask_ignored(input.to(dtype), target.to(dtype), ignore_index)
-    p, q = torch.sigmoid(x), torch.sigmoid(-x)
-    distance = torch.lerp(p, -q, y).abs()
-    bce = torch.relu(x) - x * y + torch.log1p(torch.exp(-x.abs()))
-    return _finish(pow_gamma(distance, beta) * bce, valid, weight, reduction, input)
+    options = QualityFocalOptions(beta, weight, ignore_index, reduction)
+    return _dispatch.route("quality_focal_loss", input, target, options)(input, target, options)
 
 
 def varifocal_loss(input: Tensor, target: Tensor, *, alpha: float = 0.75, gamma: float = 2.0,
@@ -197,13 +179,8 @@ def varifocal_loss(input: Tensor, target: Tensor, *, alpha: float = 0.75, gamma:
     gamma = check_real("gamma", gamma, low=0.0)
     if not isinstance(iou_weighted, bool):
         raise TypeError(f"iou_weighted must be a bool; got {iou_weighted!r}")
-    if _dispatch.choose(input, target, weight, kernels=(_dispatch.BLOCKED,)) != _dispatch.PLAIN:
-        return kernel.varifocal_loss(input, target, alpha, gamma, iou_weighted, weight,
-                                     ignore_index, reduction)
-    dtype = compute_dtype(input)
-    valid, x, y = mask_ignored(input.to(dtype), target.to(dtype), ignore_index)
-    loss, _ = kernel.varifocal_terms(x, y, alpha, gamma, iou_weighted, with_grad=False)
-    return _finish(loss, valid, weight, reduction, input)
+    options = VarifocalOptions(alpha, gamma, iou_weighted, weight, ignore_index, reduction)
+    return _dispatch.route("varifocal_loss", input, target, options)(input, target, options)
 
 
 def distribution_focal_loss(input: Tensor, target: Tensor, *, reduction: str = "mean",
@@ -288,18 +265,9 @@ def distribution_focal_loss(input: Tensor, target: Tensor, *, reduction: str = "
                              f"{tuple(target.shape)}; got shape {tuple(weight.shape)}")
     bins = input.shape[-1]
     _check_offsets(target, bins - 1, ignore_index)
-    dtype = compute_dtype(input)
-    valid, y = ignore_mask(target.to(dtype), ignore_index)
-    x = input.to(dtype)
-    if valid is not None:
-        x = torch.where(valid.unsqueeze(-1), x, 0.0)
-    log_s = torch.log_softmax(x, dim=-1)
-    left = y.detach().floor().long().clamp_max(bins - 2)
-    log_left = log_s.gather(-1, left.unsqueeze(-1)).squeeze(-1)
-    log_right = log_s.gather(-1, (left + 1).unsqueeze(-1)).squeeze(-1)
-    near = y - left.to(dtype)
-    loss = -((1.0 - near) * log_left + near * log_right)
-    return _finish(loss, valid, weight, reduction, input)
+    options = DistributionFocalOptions(weight, ignore_index, reduction)
+    return _dispatch.route("distribution_focal_loss", input, target, options)(input, target,
+                                                                              options)
 
 
 def _check_offsets(target: Tensor, high: int, ignore_index: int | None) -> None:

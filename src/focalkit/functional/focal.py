@@ -1,17 +1,15 @@
 """Focal losses: sigmoid (binary / multi-label) and softmax (multi-class).
 
-Each loss has a plain implementation, a composition of PyTorch operations differentiated by
-autograd: the readable statement of the formula, the path ``torch.compile`` and ``torch.func``
-trace, and the path taken when the target or a hyper-parameter tensor needs a gradient. Beside
-it run kernels with the closed-form gradient (:mod:`focalkit._kernels`): cache-blocked on the
-CPU, fused Triton kernels on CUDA. :mod:`focalkit._dispatch` picks one per call.
+Each function checks its arguments and hands them to the implementation that
+:mod:`focalkit._dispatch` picks: the plain composition of PyTorch operations
+(:mod:`focalkit._kernels.plain.focal`, the statement of the formula), or a kernel with the
+closed-form gradient (cache-blocked on the CPU, fused Triton kernels on CUDA).
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 
-import torch
 from torch import Tensor
 
 from .. import _dispatch
@@ -31,12 +29,8 @@ from .._checks import (
     check_unit_alpha,
     check_unit_interval,
     class_vector,
-    compute_dtype,
-    ignore_mask,
-    mask_ignored,
-    reduce,
 )
-from .._kernels.common import alpha_factor, focal_index_terms, pow_gamma, sigmoid_focal_terms
+from .._kernels.options import FocalModulationOptions, SigmoidFocalOptions, SoftmaxFocalOptions
 
 __all__ = ["sigmoid_focal_loss", "softmax_focal_loss", "focal_modulation"]
 
@@ -91,17 +85,8 @@ def focal_modulation(input: Tensor, target: Tensor, *, gamma: float = 2.0,
     gamma = check_gamma(gamma)
     alpha = check_unit_alpha(alpha, input)
     check_unit_interval("target", target)
-    out_dtype = torch.promote_types(input.dtype, target.dtype)
-    dtype = compute_dtype(out_dtype)
-    x, y = input.to(dtype), target.to(dtype)
-    if isinstance(alpha, Tensor):
-        alpha = alpha.to(dtype)
-    p = torch.sigmoid(x)
-    q = torch.sigmoid(-x)
-    factor = pow_gamma(torch.lerp(p, q, y), gamma)
-    if alpha is not None:
-        factor = factor * alpha_factor(alpha, y)
-    return factor.to(out_dtype)
+    options = FocalModulationOptions(gamma, alpha)
+    return _dispatch.route("focal_modulation", input, target, options)(input, target, options)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -109,31 +94,8 @@ def focal_modulation(input: Tensor, target: Tensor, *, gamma: float = 2.0,
 # ---------------------------------------------------------------------------------------------
 
 
-def _sigmoid_focal_probs(p: Tensor, y: Tensor, alpha: float | Tensor | None, gamma: float,
-                         pos_weight: Tensor | None, weight: Tensor | None) -> Tensor:
-    """Element-wise sigmoid focal loss of probabilities (log terms clamped at -100 like torch)."""
-    q = 1.0 - p
-    pos, neg = p > 0, q > 0
-    log_p = torch.where(pos, torch.log(torch.where(pos, p, 1.0)), -100.0).clamp_min(-100.0)
-    log_q = torch.where(neg, torch.log(torch.where(neg, q, 1.0)), -100.0).clamp_min(-100.0)
-    positive = y * log_p if pos_weight is None else pos_weight * y * log_p
-    bce = -(positive + (1.0 - y) * log_q)
-    loss = pow_gamma(torch.lerp(p, q, y), gamma) * bce
-    if alpha is not None:
-        loss = loss * alpha_factor(alpha, y)
-    if weight is not None:
-        loss = loss * weight
-    return loss
 
 
-def _poly_term(m: Tensor, gamma: float, epsilon: float, *scales: Tensor | None) -> Tensor:
-    r"""The Poly-1 term :math:`\epsilon\,m^{\gamma + 1}` of :math:`m = 1 - p_t`, times the
-    given weights (None for none)."""
-    term = epsilon * pow_gamma(m, gamma + 1.0)
-    for scale in scales:
-        if scale is not None:
-            term = term * scale
-    return term
 
 
 def sigmoid_focal_loss(input: Tensor, target: Tensor, *, alpha: float | Tensor | None = 0.25,
@@ -260,31 +222,9 @@ def sigmoid_focal_loss(input: Tensor, target: Tensor, *, alpha: float | Tensor |
     if not from_logits:
         check_unit_interval("input (probabilities, from_logits=False)", input)
 
-    path = _dispatch.choose(input, target, alpha, pos_weight, weight,
-                            eligible=from_logits and epsilon == 0.0)
-    kernels = _dispatch.kernels(path)
-    if kernels is not None and kernels.accepts("sigmoid_focal", input, alpha, pos_weight,
-                                               weight):
-        # Without grad mode (evaluation) the kernels skip the gradient pass.
-        logits = input if torch.is_grad_enabled() else input.detach()
-        return kernels.sigmoid_focal_loss(logits, target, alpha, gamma, pos_weight, weight,
-                                          ignore_index, reduction)
-
-    dtype = compute_dtype(input)
-    x, y = input.to(dtype), target.to(dtype)
-    valid, x, y = mask_ignored(x, y, ignore_index)
-    count = None if valid is None else valid.sum()
-    if from_logits:
-        loss, _ = sigmoid_focal_terms(x, y, alpha, gamma, pos_weight, weight, False)
-    else:
-        loss = _sigmoid_focal_probs(x, y, alpha, gamma, pos_weight, weight)
-    if epsilon != 0.0:
-        p, q = (torch.sigmoid(x), torch.sigmoid(-x)) if from_logits else (x, 1.0 - x)
-        alpha_t = None if alpha is None else alpha_factor(alpha, y)
-        loss = loss + _poly_term(torch.lerp(p, q, y), gamma, epsilon, alpha_t, weight)
-    if valid is not None:
-        loss = torch.where(valid, loss, 0.0)
-    return reduce(loss, reduction, count).to(input.dtype)
+    options = SigmoidFocalOptions(alpha, gamma, pos_weight, weight, ignore_index, reduction,
+                                  from_logits, epsilon)
+    return _dispatch.route("sigmoid_focal_loss", input, target, options)(input, target, options)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -292,53 +232,8 @@ def sigmoid_focal_loss(input: Tensor, target: Tensor, *, alpha: float | Tensor |
 # ---------------------------------------------------------------------------------------------
 
 
-def _softmax_focal_plain(input: Tensor, target: Tensor, alpha: Tensor | None, gamma: float,
-                         ignore_index: int | None, label_smoothing: float, is_index: bool,
-                         reduction: str, epsilon: float = 0.0) -> Tensor:
-    """The loss written out with autograd-differentiable operations."""
-    dtype = compute_dtype(input)
-    x = input.to(dtype)
-    c = x.shape[1]
-    class_shape = (1, c) + (1,) * (x.dim() - 2)
-    alpha_c = None if alpha is None else alpha.to(dtype).reshape(class_shape)
-    count = None
-    if is_index:
-        valid, t = ignore_mask(target, ignore_index)
-        if valid is not None:
-            x = torch.where(valid.unsqueeze(1), x, 0.0)
-            count = valid.sum()
-        log_p = torch.log_softmax(x, dim=1)
-        if label_smoothing == 0.0:
-            log_pt = log_p.gather(1, t.unsqueeze(1)).squeeze(1)
-            alpha_t = None if alpha is None else alpha.to(dtype)[t]
-            loss, _ = focal_index_terms(log_pt, alpha_t, gamma, False)
-            if epsilon != 0.0:
-                loss = loss + _poly_term(-torch.expm1(log_pt), gamma, epsilon, alpha_t)
-        else:
-            q = torch.zeros_like(log_p).scatter_(1, t.unsqueeze(1), 1.0)
-            q = q * (1.0 - label_smoothing) + label_smoothing / c
-            loss = _class_sum(log_p, q, alpha_c, gamma, epsilon)
-        if valid is not None:
-            loss = torch.where(valid, loss, 0.0)
-    else:
-        q = target.to(dtype)
-        if label_smoothing != 0.0:
-            q = q * (1.0 - label_smoothing) + label_smoothing / c
-        loss = _class_sum(torch.log_softmax(x, dim=1), q, alpha_c, gamma, epsilon)
-    return reduce(loss, reduction, count).to(input.dtype)
 
 
-def _class_sum(log_p: Tensor, q: Tensor, alpha_c: Tensor | None, gamma: float,
-               epsilon: float) -> Tensor:
-    r""":math:`\sum_c q_c\,\alpha_c\,(1 - p_c)^\gamma\,(\epsilon\,(1 - p_c) - \log p_c)`
-    over the class dimension.
-
-    A class without target mass adds nothing, even where :math:`\log p_c = -\infty`.
-    """
-    term, _ = focal_index_terms(log_p, alpha_c, gamma, False)
-    if epsilon != 0.0:
-        term = term + _poly_term(-torch.expm1(log_p), gamma, epsilon, alpha_c)
-    return (torch.where(q > 0, term, 0.0) * q).sum(dim=1)
 
 
 def softmax_focal_loss(input: Tensor, target: Tensor, *, alpha: AlphaLike = None,
@@ -450,18 +345,6 @@ def softmax_focal_loss(input: Tensor, target: Tensor, *, alpha: AlphaLike = None
                          f"ignore_index={ignore_index}")
     target = check_class_values(target, is_index, c, ignore_index)
 
-    # Label smoothing and probability targets have a Triton kernel only.
-    soft = not is_index or label_smoothing != 0.0
-    path = _dispatch.choose(input, target, alpha, eligible=epsilon == 0.0,
-                            kernels=(_dispatch.TRITON,) if soft else _dispatch.KERNELS)
-    kernels = _dispatch.kernels(path)
-    if kernels is not None:
-        # Without grad mode (evaluation) the kernels skip the gradient pass.
-        logits = input if torch.is_grad_enabled() else input.detach()
-        if soft:
-            return kernels.softmax_focal_loss_soft(logits, target, alpha, gamma, ignore_index,
-                                                   label_smoothing, is_index, reduction)
-        return kernels.softmax_focal_loss(logits, target, alpha, gamma, ignore_index,
-                                          reduction)
-    return _softmax_focal_plain(input, target, alpha, gamma, ignore_index, label_smoothing,
-                                is_index, reduction, epsilon)
+    options = SoftmaxFocalOptions(alpha, gamma, ignore_index, label_smoothing, is_index,
+                                  reduction, epsilon)
+    return _dispatch.route("softmax_focal_loss", input, target, options)(input, target, options)

@@ -9,32 +9,17 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-import torch
 from torch import Tensor
 
-from .._checks import check_choice, check_classes, reduce
-from .region import _check_options, _check_region_inputs, _stats
+from .._checks import check_choice
+from .._kernels.plain.region import WEIGHTINGS, generalized_dice
+from .._tensor import reduce
+from .region import region_options, statistics
 
 __all__ = ["generalized_dice_loss"]
 
-WEIGHTINGS = ("square", "simple", "uniform")
 
 
-def _class_weights(volume: Tensor, weighting: str) -> Tensor:
-    """Weights :math:`1/V_c^2`, :math:`1/V_c` or 1 from the target volumes ``(..., C)``.
-
-    A class absent from the target (:math:`V_c = 0`) takes the largest weight of the present
-    classes; when no class is present every weight is 1.
-    """
-    if weighting == "uniform":
-        return torch.ones_like(volume)
-    present = volume > 0
-    safe = torch.where(present, volume, 1.0)
-    weight = 1.0 / (safe * safe if weighting == "square" else safe)
-    weight = torch.where(present, weight, 0.0)
-    largest = weight.amax(dim=-1, keepdim=True)
-    weight = torch.where(present, weight, largest)
-    return torch.where(largest > 0, weight, 1.0)
 
 
 def generalized_dice_loss(input: Tensor, target: Tensor, *, weighting: str = "square",
@@ -129,19 +114,10 @@ def generalized_dice_loss(input: Tensor, target: Tensor, *, weighting: str = "sq
         tensor(0.8200)
     """
     weighting = check_choice("weighting", weighting, WEIGHTINGS)
-    mode, smooth, _, ignore_index = _check_options(mode, smooth, 1.0, reduction, ignore_index,
-                                                   per_image, sync_dist, intersection)
-    is_index, num_classes = _check_region_inputs(input, target, mode, from_logits,
-                                                 ignore_index)
-    classes = check_classes(classes, num_classes)
-    tp, fp, fn = _stats(input, target, mode, from_logits, ignore_index, per_image,
-                        intersection, is_index, sync_dist)
-    if classes is not None:
-        index = torch.tensor(classes, device=tp.device)
-        tp, fp, fn = (s.index_select(-1, index) for s in (tp, fp, fn))
-    weight = _class_weights((tp + fn).detach(), weighting)
-    numerator = 2.0 * (weight * tp).sum(dim=-1) + smooth
-    denominator = (weight * ((2.0 * tp + fp) + fn)).sum(dim=-1) + smooth
-    positive = denominator > 0
-    score = torch.where(positive, numerator / torch.where(positive, denominator, 1.0), 1.0)
-    return reduce(1.0 - score, reduction).to(input.dtype)
+    options = region_options(input, target, mode=mode, from_logits=from_logits, smooth=smooth,
+                             eps=1.0, classes=classes, ignore_index=ignore_index,
+                             per_image=per_image, log_loss=False, reduction=reduction,
+                             sync_dist=sync_dist, intersection=intersection)
+    tp, fp, fn = statistics(input, target, options)
+    loss = generalized_dice(tp, fp, fn, weighting=weighting, smooth=options.smooth)
+    return reduce(loss, options.reduction).to(input.dtype)

@@ -35,9 +35,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 import torch
-import torch.nn.functional as F
 from torch import Tensor
 
+from .. import _dispatch
 from .._checks import (
     check_class_target,
     check_class_values,
@@ -46,10 +46,10 @@ from .._checks import (
     check_real,
     check_reduction,
     class_vector,
-    compute_dtype,
-    ignore_mask,
     value_checks,
 )
+from .._kernels.options import LDAMOptions, LogitAdjustedOptions
+from .._kernels.plain.long_tail import ldam_margins as margins_of
 
 __all__ = ["logit_adjusted_cross_entropy", "ldam_loss", "ldam_margins"]
 
@@ -73,9 +73,6 @@ def _positive_vector(name: str, value: object, num_classes: int, like: Tensor) -
     return vector.detach()
 
 
-def _class_view(vector: Tensor, dims: int) -> Tensor:
-    """A length-C vector shaped to broadcast along dimension 1 of a ``dims``-D input."""
-    return vector.reshape((1, -1) + (1,) * (dims - 2))
 
 
 def _check_common(input: Tensor, target: object, weight: object, ignore_index: object,
@@ -97,31 +94,6 @@ def _long(target: Tensor, is_index: bool) -> Tensor:
     return target.long() if is_index else target
 
 
-def _cross_entropy(logits: Tensor, target: Tensor, weight: Tensor | None,
-                   ignore_index: int | None, reduction: str, label_smoothing: float,
-                   is_index: bool, valid: Tensor | None) -> Tensor:
-    """Cross-entropy of already shifted logits, with focalkit's empty-mean rule.
-
-    The mean of class-index targets divides by the summed weights of the kept positions
-    (torch's rule), and is 0 rather than NaN when nothing is kept.
-    """
-    if not is_index:
-        return F.cross_entropy(logits, target.to(logits.dtype), weight=weight,
-                               reduction=reduction, label_smoothing=label_smoothing)
-    index = -100 if ignore_index is None else ignore_index
-    loss = F.cross_entropy(logits, target, weight=weight, ignore_index=index,
-                           reduction="none", label_smoothing=label_smoothing)
-    if reduction == "none":
-        return loss
-    total = loss.sum()
-    if reduction == "sum":
-        return total
-    safe = target if valid is None else torch.where(valid, target, 0)
-    per_position = torch.ones_like(loss) if weight is None else weight[safe]
-    if valid is not None:
-        per_position = torch.where(valid, per_position, 0.0)
-    denominator = per_position.sum()
-    return total / torch.where(denominator > 0, denominator, 1.0)
 
 
 def logit_adjusted_cross_entropy(input: Tensor, target: Tensor, *,
@@ -214,19 +186,11 @@ def logit_adjusted_cross_entropy(input: Tensor, target: Tensor, *,
         prior = _positive_vector("class_counts", class_counts, c, input)
     else:
         prior = _positive_vector("prior", prior, c, input)
-    dtype = compute_dtype(input)
-    valid = None
+    options = LogitAdjustedOptions(prior.detach(), tau, weight, ignore_index, label_smoothing,
+                                   is_index, reduction)
     target = _long(target, is_index)
-    x = input.to(dtype)
-    if is_index:
-        valid, _ = ignore_mask(target, ignore_index)
-        if valid is not None:
-            x = torch.where(valid.unsqueeze(1), x, 0.0)
-    shift = tau * torch.log(prior.to(dtype) / prior.to(dtype).sum())
-    logits = x + _class_view(shift, x.dim())
-    loss = _cross_entropy(logits, target, weight, ignore_index, reduction, label_smoothing,
-                          is_index, valid)
-    return loss.to(input.dtype)
+    return _dispatch.route("logit_adjusted_cross_entropy", input, target, options)(
+        input, target, options)
 
 
 def ldam_margins(class_counts: CountsLike, *, max_margin: float = 0.5) -> Tensor:
@@ -265,13 +229,10 @@ def ldam_margins(class_counts: CountsLike, *, max_margin: float = 0.5) -> Tensor
     if counts.dim() != 1 or counts.numel() == 0:
         raise ValueError(f"class_counts must be a non-empty 1-D sequence, one count per class; "
                          f"got shape {tuple(counts.shape)}")
-    return _margins(_positive_vector("class_counts", counts, counts.numel(), counts),
+    return margins_of(_positive_vector("class_counts", counts, counts.numel(), counts),
                     max_margin)
 
 
-def _margins(counts: Tensor, max_margin: float) -> Tensor:
-    inverse_root = counts.pow(-0.25)
-    return max_margin * inverse_root / inverse_root.max()
 
 
 def ldam_loss(input: Tensor, target: Tensor, *, class_counts: CountsLike,
@@ -343,16 +304,8 @@ def ldam_loss(input: Tensor, target: Tensor, *, class_counts: CountsLike,
                         f"got a floating-point target of shape {tuple(target.shape)}")
     scale = check_real("scale", scale, low=0.0, low_open=True)
     max_margin = check_real("max_margin", max_margin, low=0.0, low_open=True)
-    margins = _margins(_positive_vector("class_counts", class_counts, input.shape[1], input),
+    margins = margins_of(_positive_vector("class_counts", class_counts, input.shape[1], input),
                        max_margin)
-    dtype = compute_dtype(input)
+    options = LDAMOptions(margins, scale, weight, ignore_index, reduction)
     target = _long(target, True)
-    valid, t = ignore_mask(target, ignore_index)
-    x = input.to(dtype)
-    if valid is not None:
-        x = torch.where(valid.unsqueeze(1), x, 0.0)
-    index = t.unsqueeze(1)
-    m_t = margins[index]
-    logits = scale * x.scatter(1, index, x.gather(1, index) - m_t)
-    loss = _cross_entropy(logits, target, weight, ignore_index, reduction, 0.0, True, valid)
-    return loss.to(input.dtype)
+    return _dispatch.route("ldam_loss", input, target, options)(input, target, options)

@@ -36,7 +36,8 @@ from .._checks import (
     check_same_shape,
     check_unit_interval,
 )
-from .._kernels.common import lovasz_hinge_plain, lovasz_softmax_plain, sorted_weights
+from .._kernels.options import LovaszHingeOptions, LovaszSoftmaxOptions
+from .._kernels.plain.lovasz import sorted_weights
 
 __all__ = ["lovasz_softmax_loss", "lovasz_hinge_loss", "lovasz_grad"]
 
@@ -169,13 +170,10 @@ def lovasz_softmax_loss(input: Tensor, target: Tensor, *, classes: ClassesLike =
     check_class_indices(target, c, ignore_index)
     if not check_bool("from_logits", from_logits):
         check_unit_interval("input (probabilities, from_logits=False)", input)
-    per_image = bool(per_image)
-    path = _dispatch.choose(input, target)
-    if path == _dispatch.PLAIN:
-        return lovasz_softmax_plain(input, target, ignore_index, from_logits, per_image,
-                                    classes)
-    return _dispatch.kernels(path).lovasz_softmax(input, target, ignore_index, from_logits,
-                                                  per_image, classes)
+    per_image = check_bool("per_image", per_image)
+    options = LovaszSoftmaxOptions(ignore_index, from_logits, per_image, classes)
+    return _dispatch.route("lovasz_softmax_loss", input, target, options)(input, target,
+                                                                          options)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -242,8 +240,6 @@ def lovasz_hinge_loss(input: Tensor, target: Tensor, *, per_image: bool = True,
     check_same_shape(input, target)
     ignore_index = check_ignore_index(ignore_index)
     check_binary_values("target", target, ignore_index)
-    per_image = bool(per_image)
-    path = _dispatch.choose(input, target)
-    if path == _dispatch.PLAIN:
-        return lovasz_hinge_plain(input, target, ignore_index, per_image)
-    return _dispatch.kernels(path).lovasz_hinge(input, target, ignore_index, per_image)
+    per_image = check_bool("per_image", per_image)
+    options = LovaszHingeOptions(ignore_index, per_image)
+    return _dispatch.route("lovasz_hinge_loss", input, target, options)(input, target, options)

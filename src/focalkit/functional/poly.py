@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-import torch
 from torch import Tensor
 
+from .. import _dispatch
 from .._checks import (
     check_class_target,
     check_class_values,
@@ -15,9 +15,8 @@ from .._checks import (
     check_real,
     check_reduction,
     class_vector,
-    compute_dtype,
-    ignore_mask,
 )
+from .._kernels.options import Poly1Options
 
 __all__ = ["poly1_cross_entropy"]
 
@@ -108,47 +107,5 @@ def poly1_cross_entropy(input: Tensor, target: Tensor, *, epsilon: float = 1.0,
     weight = class_vector("weight", weight, c, like=input, high=None)
     target = check_class_values(target, is_index, c, ignore_index)
 
-    dtype = compute_dtype(input)
-    x = input.to(dtype)
-    class_shape = (1, c) + (1,) * (x.dim() - 2)
-    w_c = None if weight is None else weight.reshape(class_shape)
-    valid = None
-    if is_index:
-        valid, t = ignore_mask(target, ignore_index)
-        if valid is not None:
-            x = torch.where(valid.unsqueeze(1), x, 0.0)
-        log_p = torch.log_softmax(x, dim=1)
-        index = t.unsqueeze(1)
-        log_pt = log_p.gather(1, index).squeeze(1)
-        loss = -log_pt - epsilon * torch.expm1(log_pt)
-        w_t = None if weight is None else weight[t]
-        if w_t is not None:
-            loss = loss * w_t
-        if label_smoothing != 0.0:
-            cost = -log_p - epsilon * torch.expm1(log_p)
-            if w_c is not None:
-                cost = cost * w_c
-            loss = (1.0 - label_smoothing) * loss + label_smoothing / c * cost.sum(dim=1)
-        if valid is not None:
-            loss = torch.where(valid, loss, 0.0)
-        if w_t is None:
-            denominator = valid.sum() if valid is not None else torch.tensor(loss.numel())
-        else:
-            denominator = (w_t if valid is None else torch.where(valid, w_t, 0.0)).sum()
-    else:
-        log_p = torch.log_softmax(x, dim=1)
-        q = target.to(dtype)
-        if label_smoothing != 0.0:
-            q = q * (1.0 - label_smoothing) + label_smoothing / c
-        if w_c is not None:
-            q = q * w_c
-        loss = (q * (-log_p - epsilon * torch.expm1(log_p))).sum(dim=1)
-        denominator = torch.tensor(loss.numel())
-    if reduction == "none":
-        return loss.to(input.dtype)
-    total = loss.sum()
-    if reduction == "mean":
-        # A zero denominator means zero weights everywhere, hence a zero total: 0 / 1.
-        denominator = denominator.to(device=total.device, dtype=total.dtype)
-        total = total / torch.where(denominator > 0, denominator, 1.0)
-    return total.to(input.dtype)
+    options = Poly1Options(epsilon, weight, ignore_index, label_smoothing, is_index, reduction)
+    return _dispatch.route("poly1_cross_entropy", input, target, options)(input, target, options)

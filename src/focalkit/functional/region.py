@@ -8,17 +8,17 @@ and targets :math:`q`,
     FN_c = \sum_i (1 - p_{ic}) q_{ic},
 
 summed over the batch and every spatial position (or over the positions of each image with
-``per_image=True``). :func:`region_stats` computes them once for every loss. For class-index
-targets the target is never expanded to a one-hot tensor: :math:`TP_c` is the probability of
-each position's own class, gathered and added up per class, and :math:`TP_c + FN_c` is a
-per-class count. In eager mode these sums come from a ``torch.autograd.Function`` that keeps
-nothing of the input's size for the backward pass, which recomputes the softmax once and
-applies the closed-form gradient.
+``per_image=True``). :func:`region_stats` computes them once for every loss, with the kernel
+:mod:`focalkit._dispatch` picks (the formulas: :mod:`focalkit._kernels.plain.region`). For
+class-index targets the target is never expanded to a one-hot tensor: :math:`TP_c` is the
+probability of each position's own class, gathered and added up per class, and
+:math:`TP_c + FN_c` is a per-class count. On the CPU these sums come from a
+``torch.autograd.Function`` that keeps nothing of the input's size for the backward pass,
+which recomputes the softmax once and applies the closed-form gradient.
 """
 
 from __future__ import annotations
 
-import math
 from collections.abc import Sequence
 
 import torch
@@ -26,176 +26,54 @@ from torch import Tensor
 
 from .. import _dispatch
 from .._checks import (
-    check_binary_ignore_index,
     check_bool,
-    check_choice,
-    check_class_indices,
-    check_class_target,
     check_classes,
-    check_float_tensor,
     check_gamma,
-    check_ignore_index,
     check_real,
-    check_reduction,
-    check_same_shape,
-    check_unit_interval,
-    compute_dtype,
-    ignore_mask,
-    mask_ignored,
-    reduce,
+    check_region_inputs,
+    check_region_options,
 )
-from .._kernels.common import index_sums, pow_gamma
+from .._distributed import all_reduce_sum
+from .._kernels.options import RegionOptions
+from .._kernels.plain.region import overlap_loss
+from .._tensor import reduce
 
 __all__ = ["dice_loss", "jaccard_loss", "tversky_loss", "region_stats"]
 
-MODES = ("multiclass", "binary", "multilabel")
-INTERSECTIONS = ("product", "min")
+
+def region_options(input: Tensor, target: object, *, mode: object, from_logits: object,
+                   smooth: object, eps: object, classes: object, ignore_index: object,
+                   per_image: object, log_loss: object, reduction: object, sync_dist: object,
+                   intersection: object) -> RegionOptions:
+    """Check a region loss's input, target and shared options, once for every loss."""
+    per_image = check_bool("per_image", per_image)
+    sync_dist = check_bool("sync_dist", sync_dist)
+    log_loss = check_bool("log_loss", log_loss)
+    mode, smooth, eps, ignore_index = check_region_options(mode, smooth, eps, reduction,
+                                                           ignore_index, per_image, sync_dist,
+                                                           intersection)
+    is_index, num_classes = check_region_inputs(input, target, mode, from_logits, ignore_index)
+    return RegionOptions(mode, from_logits, smooth, eps, check_classes(classes, num_classes),
+                         ignore_index, per_image, log_loss, reduction, sync_dist, intersection,
+                         is_index, num_classes)
 
 
-# ---------------------------------------------------------------------------------------------
-# Validation
-# ---------------------------------------------------------------------------------------------
-
-
-def _check_region_inputs(input: Tensor, target: object, mode: str, from_logits: bool,
-                         ignore_index: int | None) -> tuple[bool, int]:
-    """Validate ``input``/``target`` for ``mode``; return (index target?, number of classes)."""
-    check_float_tensor("input", input)
-    check_bool("from_logits", from_logits)
-    if mode == "multiclass":
-        if input.dim() < 2:
-            raise ValueError(f"input must have shape (N, C, *) in mode 'multiclass'; got shape "
-                             f"{tuple(input.shape)}")
-        if input.shape[1] < 2:
-            raise ValueError(f"mode 'multiclass' needs at least 2 classes along dimension 1; "
-                             f"got input of shape {tuple(input.shape)} (use mode='binary' for "
-                             f"a single channel)")
-        is_index = check_class_target(input, target)
-        num_classes = input.shape[1]
-        if is_index:
-            check_class_indices(target, num_classes, ignore_index)
-        else:
-            if ignore_index is not None:
-                raise ValueError(f"ignore_index applies to class-index targets in mode "
-                                 f"'multiclass'; got class-probability targets of shape "
-                                 f"{tuple(target.shape)} with ignore_index={ignore_index}")
-            check_unit_interval("target", target)
-    else:
-        if mode == "binary" and input.dim() < 1:
-            raise ValueError(f"input must have shape (N, *) or (N, 1, *) in mode 'binary'; got "
-                             f"shape {tuple(input.shape)}")
-        if mode == "multilabel" and input.dim() < 2:
-            raise ValueError(f"input must have shape (N, C, *) in mode 'multilabel'; got shape "
-                             f"{tuple(input.shape)}")
-        if not isinstance(target, Tensor):
-            raise TypeError(f"target must be a torch.Tensor; got {type(target).__name__}")
-        if target.is_complex():
-            raise TypeError(f"target must hold values in [0, 1] (float, integer or bool); got "
-                            f"dtype {target.dtype}")
-        check_same_shape(input, target)
-        check_binary_ignore_index(ignore_index)
-        is_index = False
-        num_classes = 1 if mode == "binary" else input.shape[1]
-        check_unit_interval("target", target, ignore_index)
-    if not from_logits:
-        check_unit_interval("input (probabilities, from_logits=False)", input)
-    return is_index, num_classes
-
-
-def _check_options(mode: object, smooth: object, eps: object, reduction: object,
-                   ignore_index: object, per_image: bool, sync_dist: bool,
-                   intersection: object) -> tuple[str, float, float, int | None]:
-    mode = check_choice("mode", mode, MODES)
-    smooth = check_real("smooth", smooth, low=0.0)
-    eps = check_real("eps", eps, low=0.0, low_open=True)
-    check_reduction(reduction)
-    check_choice("intersection", intersection, INTERSECTIONS)
-    ignore_index = check_ignore_index(ignore_index)
-    if per_image and sync_dist:
-        raise ValueError("sync_dist=True synchronises batch statistics and needs "
-                         "per_image=False; got per_image=True (each image's statistics already "
-                         "live on one process)")
-    return mode, smooth, eps, ignore_index
-
-
-# ---------------------------------------------------------------------------------------------
-# Statistics
-# ---------------------------------------------------------------------------------------------
-
-
-def _index_stats(input: Tensor, target: Tensor, from_logits: bool,
-                 ignore_index: int | None) -> tuple[Tensor, Tensor, Tensor]:
-    """Per-image, per-class (TP, FP, FN) for class-index targets, without a one-hot target."""
-    n, c = input.shape[0], input.shape[1]
-    m = math.prod(input.shape[2:])
-    x = input.reshape(n, c, m)
-    valid, t = ignore_mask(target.reshape(n, m), ignore_index)
-    t = t.long()
-    path = _dispatch.choose(input, target, eligible=from_logits)
-    if path != _dispatch.PLAIN:
-        tp, p_sum, count = _dispatch.kernels(path).index_stats(x, t, valid)
-    else:
-        tp, p_sum, count = index_sums(x, t, valid, from_logits)
-    return tp, (p_sum - tp).clamp_min(0.0), (count - tp).clamp_min(0.0)
-
-
-def _dense_stats(input: Tensor, target: Tensor, mode: str, from_logits: bool,
-                 ignore_index: int | None, intersection: str) -> tuple[Tensor, Tensor, Tensor]:
-    """Per-image, per-class (TP, FP, FN) for targets of the input's shape."""
-    n = input.shape[0]
-    c = 1 if mode == "binary" else input.shape[1]
-    dtype = compute_dtype(input)
-    m = input.numel() // max(n * c, 1)
-    x, y = input.reshape(n, c, m), target.reshape(n, c, m)
-    path = _dispatch.choose(input, target, eligible=intersection == "product",
-                            kernels=(_dispatch.TRITON,))
-    if path != _dispatch.PLAIN:
-        valid = None if ignore_index is None else y != ignore_index
-        activation = ("none" if not from_logits
-                      else "softmax" if mode == "multiclass" else "sigmoid")
-        tp, p_sum, q_sum = _dispatch.kernels(path).dense_stats(x, y, valid, activation)
-        return tp, (p_sum - tp).clamp_min(0.0), (q_sum - tp).clamp_min(0.0)
-    valid, x, y = mask_ignored(x, y, ignore_index)
-    x, q = x.to(dtype), y.to(dtype)
-    if not from_logits:
-        p = x
-    elif mode == "multiclass":
-        p = torch.softmax(x, dim=1)
-    else:
-        p = torch.sigmoid(x)
-    if valid is not None:
-        p = torch.where(valid, p, 0.0)
-    if intersection == "min":
-        return (torch.minimum(p, q).sum(dim=2), torch.relu(p - q).sum(dim=2),
-                torch.relu(q - p).sum(dim=2))
-    tp = (p * q).sum(dim=2)
-    return tp, (p.sum(dim=2) - tp).clamp_min(0.0), (q.sum(dim=2) - tp).clamp_min(0.0)
-
-
-def _all_reduce(stats: Tensor) -> Tensor:
-    """Sum ``stats`` over the processes of the default group, with autograd support."""
-    import torch.distributed as dist
-
-    if not (dist.is_available() and dist.is_initialized()):
-        return stats
-    from torch.distributed.nn.functional import all_reduce
-
-    return all_reduce(stats, op=dist.ReduceOp.SUM)
-
-
-def _stats(input: Tensor, target: Tensor, mode: str, from_logits: bool,
-           ignore_index: int | None, per_image: bool, intersection: str, is_index: bool,
-           sync_dist: bool) -> tuple[Tensor, Tensor, Tensor]:
-    if is_index:
-        tp, fp, fn = _index_stats(input, target, from_logits, ignore_index)
-    else:
-        tp, fp, fn = _dense_stats(input, target, mode, from_logits, ignore_index, intersection)
-    if per_image:
-        return tp, fp, fn
-    stats = torch.stack((tp.sum(dim=0), fp.sum(dim=0), fn.sum(dim=0)))
-    if sync_dist:
-        stats = _all_reduce(stats)
-    return stats[0], stats[1], stats[2]
+def statistics(input: Tensor, target: Tensor,
+               options: RegionOptions) -> tuple[Tensor, Tensor, Tensor]:
+    """(TP, FP, FN) of checked arguments: per image with ``per_image``, else summed over the
+    batch (and over the processes with ``sync_dist``), for the chosen classes."""
+    stats_options = options.stats_options()
+    tp, fp, fn = _dispatch.route("region_stats", input, target, stats_options)(
+        input, target, stats_options)
+    if not options.per_image:
+        stats = torch.stack((tp.sum(dim=0), fp.sum(dim=0), fn.sum(dim=0)))
+        if options.sync_dist:
+            stats = all_reduce_sum(stats)
+        tp, fp, fn = stats[0], stats[1], stats[2]
+    if options.classes is not None:
+        index = torch.tensor(options.classes, device=tp.device)
+        tp, fp, fn = (s.index_select(-1, index) for s in (tp, fp, fn))
+    return tp, fp, fn
 
 
 def region_stats(input: Tensor, target: Tensor, *, mode: str = "multiclass",
@@ -246,138 +124,21 @@ def region_stats(input: Tensor, target: Tensor, *, mode: str = "multiclass",
         >>> torch.allclose(tp + fn, torch.bincount(t.flatten(), minlength=3).float())
         True
     """
-    mode, _, _, ignore_index = _check_options(mode, 0.0, 1.0, "mean", ignore_index, per_image,
-                                              sync_dist, intersection)
-    is_index, _ = _check_region_inputs(input, target, mode, from_logits, ignore_index)
-    return _stats(input, target, mode, from_logits, ignore_index, per_image, intersection,
-                  is_index, sync_dist)
+    options = region_options(input, target, mode=mode, from_logits=from_logits, smooth=0.0,
+                             eps=1.0, classes=None, ignore_index=ignore_index,
+                             per_image=per_image, log_loss=False, reduction="mean",
+                             sync_dist=sync_dist, intersection=intersection)
+    return statistics(input, target, options)
 
 
-# ---------------------------------------------------------------------------------------------
-# Losses
-# ---------------------------------------------------------------------------------------------
-
-# Docstring text common to dice_loss, jaccard_loss and tversky_loss. A line holding only
-# ``@DOC_INPUTS@``, ``@DOC_OPTIONS@`` or ``@DOC_RESULTS@`` in their docstrings is replaced by
-# the piece, indented as the line is (see _shared_doc). The results piece ends with the
-# ``TypeError`` entry of ``Raises:``; each loss adds its own ``ValueError`` entry.
-_DOC_INPUTS = r"""
-input: logits of shape :math:`(N, C, *)`: softmax over ``C`` in ``"multiclass"``
-    mode, an independent sigmoid per channel in ``"binary"`` / ``"multilabel"``
-    mode; probabilities with ``from_logits=False``. Binary mode also takes
-    :math:`(N, *)`.
-target: ``"multiclass"``: class indices :math:`(N, *)` (integer dtype) or class
-    probabilities :math:`(N, C, *)` (float). ``"binary"`` / ``"multilabel"``: the shape
-    of ``input``, values in [0, 1] (float, integer or bool; soft labels allowed).
-mode: ``"multiclass"`` | ``"binary"`` | ``"multilabel"``. Default: ``"multiclass"``.
-from_logits: whether ``input`` holds logits (True) or probabilities. Default: True.
-"""
-
-_DOC_OPTIONS = r"""
-smooth: :math:`s \ge 0`, added to numerator and denominator. Default: 0.0.
-eps: lower bound of the denominator, and of the score under ``log_loss``.
-    Default: 1e-7.
-classes: the class indices to include (a sequence of distinct indices), or None for
-    all. Default: None.
-ignore_index: target value of positions to leave out of every sum; they get exactly
-    zero gradient, even where their logits are NaN or infinite (in multiclass mode,
-    class-index targets only; in the other modes a value outside [0, 1], since 0 and 1
-    are valid targets). Default: None.
-per_image: compute each image's statistics and score separately (the reduction then
-    runs over images and classes). Default: False.
-log_loss: use :math:`-\log(\mathrm{score})` instead of :math:`1 - \mathrm{score}`.
-    Default: False.
-reduction: over classes (and images with ``per_image``): ``"none"`` | ``"mean"`` |
-    ``"sum"``. Default: ``"mean"``.
-sync_dist: when ``torch.distributed`` is initialised, sum the per-class statistics over
-    all processes (with :func:`torch.distributed.nn.functional.all_reduce`, so the
-    gradient flows back to every process) before taking the ratio: every process gets
-    the loss of the global batch. Its gradient on each process is then the world size
-    times the gradient of the global loss, which is exactly what
-    :class:`~torch.nn.parallel.DistributedDataParallel`'s gradient averaging expects.
-    Needs ``per_image=False``. Default: False.
-intersection: ``"product"`` (default) gives the usual soft statistics
-    :math:`TP = \sum p q`; ``"min"`` gives the soft-label form
-    :math:`TP = \sum \min(p, q)`, :math:`FP = \sum (p - q)^+`,
-    :math:`FN = \sum (q - p)^+`, whose optimum for a soft target :math:`q` is
-    :math:`p = q` (with the product form it is :math:`p = 1` wherever
-    :math:`q > 0`). Both forms agree for hard targets.
-"""
-
-_DOC_RESULTS = r"""
-Empty classes: a class absent from both the target and the prediction (:math:`TP = FP =
-FN = 0`) has score 1 and loss 0 for every ``smooth``. A class absent from the target but
-predicted is a miss: its score is :math:`s / (FP + s)`, loss near 1, and with
-:math:`s > 0` its gradient lowers the false prediction.
-
-Backends: the statistics of logits come from a kernel chosen by ``focalkit.backends``
-(class-index targets: a blocked CPU kernel or a fused Triton kernel; targets of the input's
-shape: a fused Triton kernel on CUDA). ``intersection="min"`` and probability inputs
-(``from_logits=False``) take the plain composition.
-
-Shape:
-    - output: scalar; with ``reduction="none"`` :math:`(C,)`, or :math:`(N, C)` with
-      ``per_image`` (:math:`C` = number of selected classes, 1 in binary mode).
-
-Returns:
-    Tensor: the loss, in the dtype of ``input`` (half inputs are computed in float32).
-
-Raises:
-    TypeError: if ``input`` is not floating point, ``target`` has an unsupported dtype, or
-        an option has the wrong type.
-"""
-
-_DOC_PIECES = {"@DOC_INPUTS@": _DOC_INPUTS, "@DOC_OPTIONS@": _DOC_OPTIONS,
-               "@DOC_RESULTS@": _DOC_RESULTS}
+def _overlap(input: Tensor, target: Tensor, options: RegionOptions, *, tp_weight: float,
+             alpha: float, beta: float, gamma: float) -> Tensor:
+    tp, fp, fn = statistics(input, target, options)
+    loss = overlap_loss(tp, fp, fn, tp_weight=tp_weight, alpha=alpha, beta=beta, gamma=gamma,
+                        smooth=options.smooth, eps=options.eps, log_loss=options.log_loss)
+    return reduce(loss, options.reduction).to(input.dtype)
 
 
-def _shared_doc(func):
-    """Complete ``func.__doc__`` with the shared pieces, once, at import."""
-    if func.__doc__ is None:  # docstrings stripped (python -OO)
-        return func
-    lines = []
-    for line in func.__doc__.split("\n"):
-        piece = _DOC_PIECES.get(line.strip())
-        if piece is None:
-            lines.append(line)
-            continue
-        indent = line[: len(line) - len(line.lstrip())]
-        lines += [indent + part if part else part for part in piece.strip("\n").split("\n")]
-    func.__doc__ = "\n".join(lines)
-    return func
-
-
-def _region_loss(input: Tensor, target: Tensor, *, mode: object, from_logits: bool,
-                 smooth: object, eps: object, classes: object, ignore_index: object,
-                 per_image: bool, log_loss: bool, reduction: str, sync_dist: bool,
-                 intersection: str, tp_weight: float, alpha: float, beta: float,
-                 gamma: float) -> Tensor:
-    r"""Shared body: statistics, then :math:`(w\,TP + s) / (w\,TP + \alpha FP + \beta FN + s)`."""
-    mode, smooth, eps, ignore_index = _check_options(mode, smooth, eps, reduction,
-                                                     ignore_index, per_image, sync_dist,
-                                                     intersection)
-    is_index, num_classes = _check_region_inputs(input, target, mode, from_logits,
-                                                 ignore_index)
-    classes = check_classes(classes, num_classes)
-    tp, fp, fn = _stats(input, target, mode, from_logits, ignore_index, per_image,
-                        intersection, is_index, sync_dist)
-    if classes is not None:
-        index = torch.tensor(classes, device=tp.device)
-        tp, fp, fn = (s.index_select(-1, index) for s in (tp, fp, fn))
-    numerator = tp_weight * tp + smooth
-    denominator = ((tp_weight * tp + alpha * fp) + beta * fn) + smooth
-    score = numerator / denominator.clamp_min(eps)
-    # A class absent from both target and prediction is a perfect match (never 0 / 0).
-    score = torch.where((tp + fp) + fn == 0, 1.0, score)
-    loss = -torch.log(score.clamp_min(eps)) if log_loss else 1.0 - score
-    if gamma == 0.0:
-        loss = loss.pow(0.0)  # the constant 1, still attached to the graph (zero gradient)
-    elif gamma != 1.0:
-        loss = pow_gamma(loss, gamma)
-    return reduce(loss, reduction).to(input.dtype)
-
-
-@_shared_doc
 def dice_loss(input: Tensor, target: Tensor, *, mode: str = "multiclass",
               from_logits: bool = True, smooth: float = 0.0, eps: float = 1e-7,
               classes: Sequence[int] | Tensor | None = None, ignore_index: int | None = None,
@@ -395,10 +156,64 @@ def dice_loss(input: Tensor, target: Tensor, *, mode: str = "multiclass",
     :math:`\ell_c = -\log \mathrm{dice}_c` with ``log_loss``.
 
     Args:
-        @DOC_INPUTS@
-        @DOC_OPTIONS@
+        input: logits of shape :math:`(N, C, *)`: softmax over ``C`` in ``"multiclass"``
+            mode, an independent sigmoid per channel in ``"binary"`` / ``"multilabel"``
+            mode; probabilities with ``from_logits=False``. Binary mode also takes
+            :math:`(N, *)`.
+        target: ``"multiclass"``: class indices :math:`(N, *)` (integer dtype) or class
+            probabilities :math:`(N, C, *)` (float). ``"binary"`` / ``"multilabel"``: the shape
+            of ``input``, values in [0, 1] (float, integer or bool; soft labels allowed).
+        mode: ``"multiclass"`` | ``"binary"`` | ``"multilabel"``. Default: ``"multiclass"``.
+        from_logits: whether ``input`` holds logits (True) or probabilities. Default: True.
+        smooth: :math:`s \ge 0`, added to numerator and denominator. Default: 0.0.
+        eps: lower bound of the denominator, and of the score under ``log_loss``.
+            Default: 1e-7.
+        classes: the class indices to include (a sequence of distinct indices), or None for
+            all. Default: None.
+        ignore_index: target value of positions to leave out of every sum; they get exactly
+            zero gradient, even where their logits are NaN or infinite (in multiclass mode,
+            class-index targets only; in the other modes a value outside [0, 1], since 0 and 1
+            are valid targets). Default: None.
+        per_image: compute each image's statistics and score separately (the reduction then
+            runs over images and classes). Default: False.
+        log_loss: use :math:`-\log(\mathrm{score})` instead of :math:`1 - \mathrm{score}`.
+            Default: False.
+        reduction: over classes (and images with ``per_image``): ``"none"`` | ``"mean"`` |
+            ``"sum"``. Default: ``"mean"``.
+        sync_dist: when ``torch.distributed`` is initialised, sum the per-class statistics over
+            all processes (with :func:`torch.distributed.nn.functional.all_reduce`, so the
+            gradient flows back to every process) before taking the ratio: every process gets
+            the loss of the global batch. Its gradient on each process is then the world size
+            times the gradient of the global loss, which is exactly what
+            :class:`~torch.nn.parallel.DistributedDataParallel`'s gradient averaging expects.
+            Needs ``per_image=False``. Default: False.
+        intersection: ``"product"`` (default) gives the usual soft statistics
+            :math:`TP = \sum p q`; ``"min"`` gives the soft-label form
+            :math:`TP = \sum \min(p, q)`, :math:`FP = \sum (p - q)^+`,
+            :math:`FN = \sum (q - p)^+`, whose optimum for a soft target :math:`q` is
+            :math:`p = q` (with the product form it is :math:`p = 1` wherever
+            :math:`q > 0`). Both forms agree for hard targets.
 
-    @DOC_RESULTS@
+    Empty classes: a class absent from both the target and the prediction (:math:`TP = FP =
+    FN = 0`) has score 1 and loss 0 for every ``smooth``. A class absent from the target but
+    predicted is a miss: its score is :math:`s / (FP + s)`, loss near 1, and with
+    :math:`s > 0` its gradient lowers the false prediction.
+
+    Backends: the statistics of logits come from a kernel chosen by ``focalkit.backends``
+    (class-index targets: a blocked CPU kernel or a fused Triton kernel; targets of the input's
+    shape: a fused Triton kernel on CUDA). ``intersection="min"`` and probability inputs
+    (``from_logits=False``) take the plain composition.
+
+    Shape:
+        - output: scalar; with ``reduction="none"`` :math:`(C,)`, or :math:`(N, C)` with
+          ``per_image`` (:math:`C` = number of selected classes, 1 in binary mode).
+
+    Returns:
+        Tensor: the loss, in the dtype of ``input`` (half inputs are computed in float32).
+
+    Raises:
+        TypeError: if ``input`` is not floating point, ``target`` has an unsupported dtype, or
+            an option has the wrong type.
         ValueError: for an unknown ``mode``, ``reduction`` or ``intersection``; shapes that do
             not fit the mode; class indices out of range; an ``ignore_index`` of 0 or 1
             outside multiclass mode; targets or probabilities outside [0, 1]; ``classes``
@@ -422,14 +237,13 @@ def dice_loss(input: Tensor, target: Tensor, *, mode: str = "multiclass",
         >>> dice_loss(p, t, from_logits=False, reduction="none")
         tensor([0., 0., 0.])
     """
-    return _region_loss(input, target, mode=mode, from_logits=from_logits, smooth=smooth,
-                        eps=eps, classes=classes, ignore_index=ignore_index,
-                        per_image=per_image, log_loss=log_loss, reduction=reduction,
-                        sync_dist=sync_dist, intersection=intersection, tp_weight=2.0,
-                        alpha=1.0, beta=1.0, gamma=1.0)
+    options = region_options(input, target, mode=mode, from_logits=from_logits, smooth=smooth,
+                             eps=eps, classes=classes, ignore_index=ignore_index,
+                             per_image=per_image, log_loss=log_loss, reduction=reduction,
+                             sync_dist=sync_dist, intersection=intersection)
+    return _overlap(input, target, options, tp_weight=2.0, alpha=1.0, beta=1.0, gamma=1.0)
 
 
-@_shared_doc
 def jaccard_loss(input: Tensor, target: Tensor, *, mode: str = "multiclass",
                  from_logits: bool = True, smooth: float = 0.0, eps: float = 1e-7,
                  classes: Sequence[int] | Tensor | None = None,
@@ -448,10 +262,64 @@ def jaccard_loss(input: Tensor, target: Tensor, *, mode: str = "multiclass",
     summed), and :math:`\ell_c = -\log \mathrm{iou}_c` with ``log_loss``.
 
     Args:
-        @DOC_INPUTS@
-        @DOC_OPTIONS@
+        input: logits of shape :math:`(N, C, *)`: softmax over ``C`` in ``"multiclass"``
+            mode, an independent sigmoid per channel in ``"binary"`` / ``"multilabel"``
+            mode; probabilities with ``from_logits=False``. Binary mode also takes
+            :math:`(N, *)`.
+        target: ``"multiclass"``: class indices :math:`(N, *)` (integer dtype) or class
+            probabilities :math:`(N, C, *)` (float). ``"binary"`` / ``"multilabel"``: the shape
+            of ``input``, values in [0, 1] (float, integer or bool; soft labels allowed).
+        mode: ``"multiclass"`` | ``"binary"`` | ``"multilabel"``. Default: ``"multiclass"``.
+        from_logits: whether ``input`` holds logits (True) or probabilities. Default: True.
+        smooth: :math:`s \ge 0`, added to numerator and denominator. Default: 0.0.
+        eps: lower bound of the denominator, and of the score under ``log_loss``.
+            Default: 1e-7.
+        classes: the class indices to include (a sequence of distinct indices), or None for
+            all. Default: None.
+        ignore_index: target value of positions to leave out of every sum; they get exactly
+            zero gradient, even where their logits are NaN or infinite (in multiclass mode,
+            class-index targets only; in the other modes a value outside [0, 1], since 0 and 1
+            are valid targets). Default: None.
+        per_image: compute each image's statistics and score separately (the reduction then
+            runs over images and classes). Default: False.
+        log_loss: use :math:`-\log(\mathrm{score})` instead of :math:`1 - \mathrm{score}`.
+            Default: False.
+        reduction: over classes (and images with ``per_image``): ``"none"`` | ``"mean"`` |
+            ``"sum"``. Default: ``"mean"``.
+        sync_dist: when ``torch.distributed`` is initialised, sum the per-class statistics over
+            all processes (with :func:`torch.distributed.nn.functional.all_reduce`, so the
+            gradient flows back to every process) before taking the ratio: every process gets
+            the loss of the global batch. Its gradient on each process is then the world size
+            times the gradient of the global loss, which is exactly what
+            :class:`~torch.nn.parallel.DistributedDataParallel`'s gradient averaging expects.
+            Needs ``per_image=False``. Default: False.
+        intersection: ``"product"`` (default) gives the usual soft statistics
+            :math:`TP = \sum p q`; ``"min"`` gives the soft-label form
+            :math:`TP = \sum \min(p, q)`, :math:`FP = \sum (p - q)^+`,
+            :math:`FN = \sum (q - p)^+`, whose optimum for a soft target :math:`q` is
+            :math:`p = q` (with the product form it is :math:`p = 1` wherever
+            :math:`q > 0`). Both forms agree for hard targets.
 
-    @DOC_RESULTS@
+    Empty classes: a class absent from both the target and the prediction (:math:`TP = FP =
+    FN = 0`) has score 1 and loss 0 for every ``smooth``. A class absent from the target but
+    predicted is a miss: its score is :math:`s / (FP + s)`, loss near 1, and with
+    :math:`s > 0` its gradient lowers the false prediction.
+
+    Backends: the statistics of logits come from a kernel chosen by ``focalkit.backends``
+    (class-index targets: a blocked CPU kernel or a fused Triton kernel; targets of the input's
+    shape: a fused Triton kernel on CUDA). ``intersection="min"`` and probability inputs
+    (``from_logits=False``) take the plain composition.
+
+    Shape:
+        - output: scalar; with ``reduction="none"`` :math:`(C,)`, or :math:`(N, C)` with
+          ``per_image`` (:math:`C` = number of selected classes, 1 in binary mode).
+
+    Returns:
+        Tensor: the loss, in the dtype of ``input`` (half inputs are computed in float32).
+
+    Raises:
+        TypeError: if ``input`` is not floating point, ``target`` has an unsupported dtype, or
+            an option has the wrong type.
         ValueError: for an unknown ``mode``, ``reduction`` or ``intersection``; shapes that do
             not fit the mode; class indices out of range; an ``ignore_index`` of 0 or 1
             outside multiclass mode; targets or probabilities outside [0, 1]; ``classes``
@@ -475,14 +343,13 @@ def jaccard_loss(input: Tensor, target: Tensor, *, mode: str = "multiclass",
         ...       >= dice_loss(x, t, reduction="none")).all())
         True
     """
-    return _region_loss(input, target, mode=mode, from_logits=from_logits, smooth=smooth,
-                        eps=eps, classes=classes, ignore_index=ignore_index,
-                        per_image=per_image, log_loss=log_loss, reduction=reduction,
-                        sync_dist=sync_dist, intersection=intersection, tp_weight=1.0,
-                        alpha=1.0, beta=1.0, gamma=1.0)
+    options = region_options(input, target, mode=mode, from_logits=from_logits, smooth=smooth,
+                             eps=eps, classes=classes, ignore_index=ignore_index,
+                             per_image=per_image, log_loss=log_loss, reduction=reduction,
+                             sync_dist=sync_dist, intersection=intersection)
+    return _overlap(input, target, options, tp_weight=1.0, alpha=1.0, beta=1.0, gamma=1.0)
 
 
-@_shared_doc
 def tversky_loss(input: Tensor, target: Tensor, *, mode: str = "multiclass",
                  from_logits: bool = True, alpha: float = 0.5, beta: float = 0.5,
                  gamma: float = 1.0, smooth: float = 0.0, eps: float = 1e-7,
@@ -508,14 +375,68 @@ def tversky_loss(input: Tensor, target: Tensor, *, mode: str = "multiclass",
     (zero gradient, still attached to the graph).
 
     Args:
-        @DOC_INPUTS@
+        input: logits of shape :math:`(N, C, *)`: softmax over ``C`` in ``"multiclass"``
+            mode, an independent sigmoid per channel in ``"binary"`` / ``"multilabel"``
+            mode; probabilities with ``from_logits=False``. Binary mode also takes
+            :math:`(N, *)`.
+        target: ``"multiclass"``: class indices :math:`(N, *)` (integer dtype) or class
+            probabilities :math:`(N, C, *)` (float). ``"binary"`` / ``"multilabel"``: the shape
+            of ``input``, values in [0, 1] (float, integer or bool; soft labels allowed).
+        mode: ``"multiclass"`` | ``"binary"`` | ``"multilabel"``. Default: ``"multiclass"``.
+        from_logits: whether ``input`` holds logits (True) or probabilities. Default: True.
         alpha: weight of false positives, ``>= 0``. Default: 0.5.
         beta: weight of false negatives, ``>= 0``. Default: 0.5.
         gamma: focal exponent, ``>= 0``: the reciprocal of the :math:`\gamma'` of Abraham &
             Khan. Default: 1.0.
-        @DOC_OPTIONS@
+        smooth: :math:`s \ge 0`, added to numerator and denominator. Default: 0.0.
+        eps: lower bound of the denominator, and of the score under ``log_loss``.
+            Default: 1e-7.
+        classes: the class indices to include (a sequence of distinct indices), or None for
+            all. Default: None.
+        ignore_index: target value of positions to leave out of every sum; they get exactly
+            zero gradient, even where their logits are NaN or infinite (in multiclass mode,
+            class-index targets only; in the other modes a value outside [0, 1], since 0 and 1
+            are valid targets). Default: None.
+        per_image: compute each image's statistics and score separately (the reduction then
+            runs over images and classes). Default: False.
+        log_loss: use :math:`-\log(\mathrm{score})` instead of :math:`1 - \mathrm{score}`.
+            Default: False.
+        reduction: over classes (and images with ``per_image``): ``"none"`` | ``"mean"`` |
+            ``"sum"``. Default: ``"mean"``.
+        sync_dist: when ``torch.distributed`` is initialised, sum the per-class statistics over
+            all processes (with :func:`torch.distributed.nn.functional.all_reduce`, so the
+            gradient flows back to every process) before taking the ratio: every process gets
+            the loss of the global batch. Its gradient on each process is then the world size
+            times the gradient of the global loss, which is exactly what
+            :class:`~torch.nn.parallel.DistributedDataParallel`'s gradient averaging expects.
+            Needs ``per_image=False``. Default: False.
+        intersection: ``"product"`` (default) gives the usual soft statistics
+            :math:`TP = \sum p q`; ``"min"`` gives the soft-label form
+            :math:`TP = \sum \min(p, q)`, :math:`FP = \sum (p - q)^+`,
+            :math:`FN = \sum (q - p)^+`, whose optimum for a soft target :math:`q` is
+            :math:`p = q` (with the product form it is :math:`p = 1` wherever
+            :math:`q > 0`). Both forms agree for hard targets.
 
-    @DOC_RESULTS@
+    Empty classes: a class absent from both the target and the prediction (:math:`TP = FP =
+    FN = 0`) has score 1 and loss 0 for every ``smooth``. A class absent from the target but
+    predicted is a miss: its score is :math:`s / (FP + s)`, loss near 1, and with
+    :math:`s > 0` its gradient lowers the false prediction.
+
+    Backends: the statistics of logits come from a kernel chosen by ``focalkit.backends``
+    (class-index targets: a blocked CPU kernel or a fused Triton kernel; targets of the input's
+    shape: a fused Triton kernel on CUDA). ``intersection="min"`` and probability inputs
+    (``from_logits=False``) take the plain composition.
+
+    Shape:
+        - output: scalar; with ``reduction="none"`` :math:`(C,)`, or :math:`(N, C)` with
+          ``per_image`` (:math:`C` = number of selected classes, 1 in binary mode).
+
+    Returns:
+        Tensor: the loss, in the dtype of ``input`` (half inputs are computed in float32).
+
+    Raises:
+        TypeError: if ``input`` is not floating point, ``target`` has an unsupported dtype, or
+            an option has the wrong type.
         ValueError: for an unknown ``mode``, ``reduction`` or ``intersection``; shapes that do
             not fit the mode; class indices out of range; an ``ignore_index`` of 0 or 1
             outside multiclass mode; targets or probabilities outside [0, 1]; ``classes``
@@ -542,8 +463,9 @@ def tversky_loss(input: Tensor, target: Tensor, *, mode: str = "multiclass",
     alpha = check_real("alpha", alpha, low=0.0)
     beta = check_real("beta", beta, low=0.0)
     gamma = check_gamma(gamma)
-    return _region_loss(input, target, mode=mode, from_logits=from_logits, smooth=smooth,
-                        eps=eps, classes=classes, ignore_index=ignore_index,
-                        per_image=per_image, log_loss=log_loss, reduction=reduction,
-                        sync_dist=sync_dist, intersection=intersection, tp_weight=1.0,
-                        alpha=alpha, beta=beta, gamma=gamma)
+    options = region_options(input, target, mode=mode, from_logits=from_logits, smooth=smooth,
+                             eps=eps, classes=classes, ignore_index=ignore_index,
+                             per_image=per_image, log_loss=log_loss, reduction=reduction,
+                             sync_dist=sync_dist, intersection=intersection)
+    return _overlap(input, target, options, tp_weight=1.0, alpha=alpha, beta=beta,
+                    gamma=gamma)

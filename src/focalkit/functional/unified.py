@@ -18,14 +18,16 @@ import torch
 from torch import Tensor
 
 from .._checks import (
+    check_bool,
     check_choice,
     check_real,
-    compute_dtype,
-    ignore_mask,
-    reduce,
+    check_region_inputs,
+    check_region_options,
 )
-from .._kernels.common import pow_gamma
-from .region import _check_options, _check_region_inputs, _stats
+from .._kernels.options import RegionOptions
+from .._kernels.plain.region import unified_focal
+from .._tensor import compute_dtype, ignore_mask
+from .region import statistics
 
 __all__ = ["unified_focal_loss"]
 
@@ -166,13 +168,15 @@ def unified_focal_loss(input: Tensor, target: Tensor, *, mode: str = "multiclass
         True
     """
     mode = check_choice("mode", mode, UNIFIED_MODES)
-    _, smooth, eps, ignore_index = _check_options(mode, smooth, eps, reduction, ignore_index,
-                                                  per_image, False, "product")
+    per_image = check_bool("per_image", per_image)
+    _, smooth, eps, ignore_index = check_region_options(mode, smooth, eps, reduction,
+                                                        ignore_index, per_image, False,
+                                                        "product")
     weight = check_real("weight", weight, low=0.0, high=1.0)
     delta = check_real("delta", delta, low=0.0, high=1.0)
     gamma = check_real("gamma", gamma, low=0.0, high=1.0)
-    is_index, num_classes = _check_region_inputs(input, target, mode, from_logits,
-                                                 ignore_index)
+    is_index, num_classes = check_region_inputs(input, target, mode, from_logits,
+                                                ignore_index)
     n = input.shape[0]
     m = math.prod(input.shape[2:]) if mode == "multiclass" else input.numel() // max(n, 1)
     if mode == "binary":
@@ -184,58 +188,11 @@ def unified_focal_loss(input: Tensor, target: Tensor, *, mode: str = "multiclass
         x, stats_ignore = input.reshape(n, num_classes, m), ignore_index
         target = target.reshape(n, m) if is_index else target.reshape(n, num_classes, m)
     background = _check_background(background, num_classes)
-
-    # Tversky term, from the shared region statistics.
-    tp, fp, fn = _stats(x, target, "multiclass", from_logits, stats_ignore, per_image,
-                        "product", is_index, False)
-    denominator = ((tp + delta * fn) + (1.0 - delta) * fp) + smooth
-    index = ((tp + smooth) / denominator.clamp_min(eps))
-    index = torch.where((tp + fp) + fn == 0, 1.0, index)
-    base = (1.0 - index).clamp_min(0.0)
-    is_background = torch.zeros(num_classes, dtype=torch.bool, device=x.device)
-    is_background[background] = True
-    tversky = torch.where(is_background, base, pow_gamma(base, 1.0 - gamma))
-
-    # Focal term: per-position cross-entropy with the asymmetric factor, summed per class.
-    dtype = compute_dtype(x)
-    if is_index:
-        valid, t = ignore_mask(target, stats_ignore)
-        t = t.long()
-    else:
-        valid, q = ignore_mask(target, stats_ignore)
-        valid = None if valid is None else valid[:, 0]
-        q = q.to(dtype)
-    xs = x.to(dtype)
-    if valid is not None:
-        xs = torch.where(valid.unsqueeze(1), xs, 0.0 if from_logits else 1.0)
-    if from_logits:
-        log_p = torch.log_softmax(xs, dim=1)
-    else:
-        positive = xs > 0
-        log_p = torch.where(positive, torch.log(torch.where(positive, xs, 1.0)), -100.0)
-        log_p = log_p.clamp_min(-100.0)
-    if is_index:
-        log_p = log_p.gather(1, t.unsqueeze(1)).squeeze(1)
-        fore = (~is_background)[t]
-        q = None
-    else:
-        fore = (~is_background).reshape(1, -1, 1)
-    one_minus_p = -torch.expm1(log_p) if from_logits else 1.0 - log_p.exp()
-    factor = torch.where(fore, delta, (1.0 - delta) * pow_gamma(one_minus_p.clamp_min(0.0),
-                                                                 gamma))
-    terms = -log_p * factor
-    if valid is not None:
-        keep = valid if is_index else valid.unsqueeze(1)
-        terms = torch.where(keep, terms, 0.0)
-    if is_index:
-        zeros = torch.zeros((n, num_classes), dtype=dtype, device=x.device)
-        sums = zeros.scatter_add(1, t, terms)
-    else:
-        sums = (terms * q).sum(dim=2)
-    count = torch.full((n,), float(m), dtype=dtype, device=x.device) if valid is None \
-        else valid.sum(dim=1).to(dtype)
-    if not per_image:
-        sums, count = sums.sum(dim=0), count.sum()
-    focal = sums / count.clamp_min(1.0).unsqueeze(-1)
-    loss = weight * focal + (1.0 - weight) * tversky
-    return reduce(loss, reduction).to(input.dtype)
+    options = RegionOptions("multiclass", from_logits, smooth, eps, None, stats_ignore,
+                            per_image, False, reduction, False, "product", is_index,
+                            num_classes)
+    tp, fp, fn = statistics(x, target, options)
+    return unified_focal(x, target, tp, fp, fn, is_index=is_index, ignore_index=stats_ignore,
+                         from_logits=from_logits, weight=weight, delta=delta, gamma=gamma,
+                         background=background, smooth=smooth, eps=eps, per_image=per_image,
+                         reduction=reduction).to(input.dtype)

@@ -7,10 +7,12 @@ from torch import Tensor
 from .. import functional as FK
 from .._checks import check_ignore_index, check_real
 from ._base import LossModule
+from ._registry import register
 
 __all__ = ["AsymmetricLoss"]
 
 
+@register("asymmetric", "multilabel", ("asl",))
 class AsymmetricLoss(LossModule):
     r"""Module form of :func:`focalkit.functional.asymmetric_loss`.
 

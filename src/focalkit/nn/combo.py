@@ -7,6 +7,7 @@ from collections.abc import Callable, Mapping, Sequence
 from torch import Tensor, nn
 
 from .._checks import check_real
+from ._registry import get_loss
 
 __all__ = ["ComboLoss"]
 
@@ -36,8 +37,8 @@ class ComboLoss(nn.Module):
 
     A term may also be given as ``(kwargs, weight)`` (a two-item list in YAML or JSON): the
     loss is then built by :func:`focalkit.registry.get_loss` from the term's name, or from
-    ``kwargs["loss"]`` when present, with the other ``kwargs``. A whole combo thus comes from
-    a configuration file::
+    ``kwargs["name"]`` when present (the key :func:`~focalkit.registry.get_loss` itself
+    takes), with the other ``kwargs``. A whole combo thus comes from a configuration file::
 
         ComboLoss({"focal": ({"mode": "multiclass", "gamma": 2.0}, 1.0),
                    "dice": ({"mode": "multiclass"}, 1.0)})
@@ -126,8 +127,9 @@ def _from_config(name: str, entry: object) -> object:
     """A ``(kwargs, weight)`` pair, as a tuple or list, becomes ``(get_loss(...), weight)``."""
     if isinstance(entry, Sequence) and not isinstance(entry, str) and len(entry) == 2 \
             and isinstance(entry[0], Mapping):
-        from ..registry import get_loss
-
         kwargs = dict(entry[0])
-        return get_loss(kwargs.pop("loss", name), **kwargs), entry[1]
+        if "loss" in kwargs:
+            raise ValueError(f"losses[{name!r}] names its loss with the key 'name' (as "
+                             f"get_loss takes it); got the key 'loss'")
+        return get_loss(kwargs.pop("name", name), **kwargs), entry[1]
     return entry

@@ -7,10 +7,12 @@ from torch import Tensor
 from .. import functional as FK
 from .._checks import check_ignore_index, check_real
 from ._base import GammaMixin, LossModule
+from ._registry import register
 
 __all__ = ["QualityFocalLoss", "DistributionFocalLoss", "VarifocalLoss"]
 
 
+@register("quality_focal", "multilabel", ("qfl",))
 class QualityFocalLoss(LossModule):
     r"""Module form of :func:`focalkit.functional.quality_focal_loss`.
 
@@ -55,6 +57,7 @@ class QualityFocalLoss(LossModule):
                                      weight=self.weight, ignore_index=self.ignore_index)
 
 
+@register("distribution_focal", "distribution", ("dfl",))
 class DistributionFocalLoss(LossModule):
     r"""Module form of :func:`focalkit.functional.distribution_focal_loss`.
 
@@ -98,6 +101,7 @@ class DistributionFocalLoss(LossModule):
                                           weight=self.weight, ignore_index=self.ignore_index)
 
 
+@register("varifocal", "multilabel", ("vfl",))
 class VarifocalLoss(GammaMixin, LossModule):
     r"""Module form of :func:`focalkit.functional.varifocal_loss`.
 

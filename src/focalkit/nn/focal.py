@@ -21,13 +21,15 @@ from .._checks import (
     check_reduction,
     check_unit_alpha,
     class_vector,
-    reduce,
 )
+from .._tensor import reduce
 from ._base import GammaMixin, LossModule, as_class_vector, describe_fields, float_target
+from ._registry import register
 
 __all__ = ["SigmoidFocalLoss", "SoftmaxFocalLoss", "FocalLoss", "FocalWrapper"]
 
 
+@register("sigmoid_focal", "multilabel", ("binary_focal",))
 class SigmoidFocalLoss(GammaMixin, LossModule):
     r"""Module form of :func:`focalkit.functional.sigmoid_focal_loss`.
 
@@ -87,6 +89,7 @@ class SigmoidFocalLoss(GammaMixin, LossModule):
             ignore_index=self.ignore_index, epsilon=self.epsilon)
 
 
+@register("softmax_focal", "multiclass", ("multiclass_focal",))
 class SoftmaxFocalLoss(GammaMixin, LossModule):
     r"""Module form of :func:`focalkit.functional.softmax_focal_loss`.
 
@@ -157,6 +160,7 @@ def _class_alpha(alpha: object) -> object:
     return alpha
 
 
+@register("focal", "mode")
 class FocalLoss(nn.Module):
     r"""One focal loss for three kinds of problem, chosen by ``mode``.
 

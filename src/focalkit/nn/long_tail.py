@@ -10,6 +10,7 @@ from torch import Tensor
 from .. import functional as FK
 from .._checks import check_ignore_index, check_real, class_vector
 from ._base import LossModule
+from ._registry import register
 
 __all__ = ["LogitAdjustedCrossEntropyLoss", "LDAMLoss"]
 
@@ -35,6 +36,7 @@ def _class_buffer(name: str, value: object, *, positive: bool) -> Tensor | None:
     return tensor
 
 
+@register("logit_adjusted_cross_entropy", "multiclass", ("logit_adjusted", "balanced_softmax"))
 class LogitAdjustedCrossEntropyLoss(LossModule):
     r"""Module form of :func:`focalkit.functional.logit_adjusted_cross_entropy`.
 
@@ -99,6 +101,7 @@ class LogitAdjustedCrossEntropyLoss(LossModule):
             label_smoothing=self.label_smoothing)
 
 
+@register("ldam", "multiclass")
 class LDAMLoss(LossModule):
     r"""Module form of :func:`focalkit.functional.ldam_loss`.
 

@@ -8,10 +8,12 @@ from torch import Tensor, nn
 
 from .. import functional as FK
 from .._checks import check_bool, check_choice, check_classes, check_ignore_index
+from ._registry import register
 
 __all__ = ["LovaszSoftmaxLoss", "LovaszHingeLoss"]
 
 
+@register("lovasz_softmax", "multiclass")
 class LovaszSoftmaxLoss(nn.Module):
     r"""Module form of :func:`focalkit.functional.lovasz_softmax_loss`.
 
@@ -64,6 +66,7 @@ class LovaszSoftmaxLoss(nn.Module):
                                       from_logits=self.from_logits)
 
 
+@register("lovasz_hinge", "binary")
 class LovaszHingeLoss(nn.Module):
     r"""Module form of :func:`focalkit.functional.lovasz_hinge_loss`.
 

@@ -10,10 +10,12 @@ from torch import Tensor
 from .. import functional as FK
 from .._checks import check_ignore_index, check_real, class_vector
 from ._base import LossModule
+from ._registry import register
 
 __all__ = ["Poly1CrossEntropyLoss"]
 
 
+@register("poly1_cross_entropy", "multiclass", ("poly1",))
 class Poly1CrossEntropyLoss(LossModule):
     r"""Module form of :func:`focalkit.functional.poly1_cross_entropy`.
 

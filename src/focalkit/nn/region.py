@@ -8,6 +8,8 @@ from torch import Tensor
 
 from .. import functional as FK
 from .._checks import (
+    INTERSECTIONS,
+    REGION_MODES,
     check_binary_ignore_index,
     check_bool,
     check_choice,
@@ -15,8 +17,8 @@ from .._checks import (
     check_ignore_index,
     check_real,
 )
-from ..functional.region import INTERSECTIONS, MODES
 from ._base import GammaMixin, LossModule
+from ._registry import register
 
 __all__ = ["DiceLoss", "JaccardLoss", "TverskyLoss"]
 
@@ -36,7 +38,7 @@ class _RegionLoss(LossModule):
                  log_loss: bool = False, reduction: str = "mean", sync_dist: bool = False,
                  intersection: str = "product") -> None:
         super().__init__(reduction=reduction)
-        self.mode = check_choice("mode", mode, MODES)
+        self.mode = check_choice("mode", mode, REGION_MODES)
         self.from_logits = check_bool("from_logits", from_logits)
         self.smooth = check_real("smooth", smooth, low=0.0)
         self.eps = check_real("eps", eps, low=0.0, low_open=True)
@@ -57,6 +59,7 @@ class _RegionLoss(LossModule):
                     intersection=self.intersection)
 
 
+@register("dice", "mode")
 class DiceLoss(_RegionLoss):
     r"""Module form of :func:`focalkit.functional.dice_loss`.
 
@@ -97,6 +100,7 @@ class DiceLoss(_RegionLoss):
         return FK.dice_loss(input, target, **self._options())
 
 
+@register("jaccard", "mode", ("iou",))
 class JaccardLoss(_RegionLoss):
     r"""Module form of :func:`focalkit.functional.jaccard_loss`.
 
@@ -126,6 +130,7 @@ class JaccardLoss(_RegionLoss):
         return FK.jaccard_loss(input, target, **self._options())
 
 
+@register("tversky", "mode", ("focal_tversky",))
 class TverskyLoss(GammaMixin, _RegionLoss):
     r"""Module form of :func:`focalkit.functional.tversky_loss` (focal-Tversky with
     ``gamma != 1``).

@@ -7,15 +7,16 @@ from collections.abc import Sequence
 from torch import Tensor
 
 from .. import functional as FK
-from .._checks import check_choice, check_ignore_index, check_real
+from .._checks import INTERSECTIONS, REGION_MODES, check_choice, check_ignore_index, check_real
 from ..functional.generalized_dice import WEIGHTINGS
-from ..functional.region import INTERSECTIONS, MODES
 from ..functional.unified import UNIFIED_MODES
 from ._base import GammaMixin, LossModule
+from ._registry import register
 
 __all__ = ["GeneralizedDiceLoss", "UnifiedFocalLoss"]
 
 
+@register("generalized_dice", "mode")
 class GeneralizedDiceLoss(LossModule):
     r"""Module form of :func:`focalkit.functional.generalized_dice_loss`.
 
@@ -62,7 +63,7 @@ class GeneralizedDiceLoss(LossModule):
                  per_image: bool = False, reduction: str = "mean", sync_dist: bool = False,
                  intersection: str = "product") -> None:
         super().__init__(reduction=reduction)
-        self.mode = check_choice("mode", mode, MODES)
+        self.mode = check_choice("mode", mode, REGION_MODES)
         self.weighting = check_choice("weighting", weighting, WEIGHTINGS)
         self.from_logits = from_logits
         self.smooth = check_real("smooth", smooth, low=0.0)
@@ -80,6 +81,7 @@ class GeneralizedDiceLoss(LossModule):
             reduction=self.reduction, sync_dist=self.sync_dist, intersection=self.intersection)
 
 
+@register("unified_focal", "multiclass")
 class UnifiedFocalLoss(GammaMixin, LossModule):
     r"""Module form of :func:`focalkit.functional.unified_focal_loss` (asymmetric form).
 

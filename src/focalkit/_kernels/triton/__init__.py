@@ -1,4 +1,4 @@
-"""Fused Triton kernels for CUDA tensors (the ``"triton"`` backend).
+"""The Triton backend: fused Triton kernels for CUDA tensors.
 
 Each kernel reads its inputs in their own dtype (float32, float16 or bfloat16), computes in
 float32, and writes the loss and the gradient in the input's dtype; reductions accumulate one
@@ -7,21 +7,25 @@ run through Triton's interpreter when ``TRITON_INTERPRET=1`` is set before focal
 imported; the test suite uses it. The kernel modules are imported on first use, so that
 importing focalkit never compiles or even imports Triton.
 
-The Lovasz losses need a sort, which stays ``torch.sort``: their autograd Functions, PyTorch
-operations with no host synchronisation and no Python loop over images or classes, serve this
-backend as they are.
+The Lovasz losses need a sort, which stays ``torch.sort``: the blocked backend's autograd
+Functions, PyTorch operations with no host synchronisation and no Python loop over images or
+classes, serve this backend as they are.
 """
 
 from __future__ import annotations
 
 import importlib.util
 import os
+from typing import NamedTuple
 
-from ..cpu.lovasz import lovasz_hinge, lovasz_softmax
+from torch import Tensor
 
-__all__ = ["IMPORT_ERROR", "INTERPRETED", "accepts", "dense_stats", "index_stats",
-           "lovasz_hinge", "lovasz_softmax", "sigmoid_focal_loss", "softmax_focal_loss",
-           "softmax_focal_loss_soft"]
+from .. import KernelSet
+from .. import options as O
+from ..blocked import lovasz
+from ..plain.region import activation, as_stats, flat_dense, flat_index
+
+__all__ = ["IMPORT_ERROR", "INTERPRETED", "KERNELS", "takes"]
 
 #: Why Triton cannot be used, or None when it is installed.
 IMPORT_ERROR: str | None = (None if importlib.util.find_spec("triton") is not None
@@ -31,45 +35,58 @@ IMPORT_ERROR: str | None = (None if importlib.util.find_spec("triton") is not No
 INTERPRETED = os.environ.get("TRITON_INTERPRET") == "1"
 
 
-def accepts(loss: str, x, *options) -> bool:
-    """Whether the kernel of ``loss`` takes this call; otherwise the plain composition runs."""
-    if loss == "sigmoid_focal":
+def takes(name: str, input: Tensor, options: NamedTuple) -> bool:
+    """Whether the Triton kernel ``name`` takes these options (else the plain form runs)."""
+    if name == "sigmoid_focal_loss":
         from .focal import eligible
 
-        return eligible(x, *options)
+        return (options.from_logits and options.epsilon == 0.0
+                and eligible(input, options.alpha, options.pos_weight, options.weight))
+    if name == "softmax_focal_loss":
+        return options.epsilon == 0.0
+    if name == "region_stats":
+        return options.from_logits if options.is_index else options.intersection == "product"
     return True
 
 
-def sigmoid_focal_loss(*args):
+def sigmoid_focal_loss(x: Tensor, y: Tensor, options: O.SigmoidFocalOptions) -> Tensor:
     """See :func:`focalkit._kernels.triton.focal.sigmoid_focal_loss`."""
     from .focal import sigmoid_focal_loss
 
-    return sigmoid_focal_loss(*args)
+    alpha, gamma, pos_weight, weight, ignore_index, reduction, _, _ = options
+    return sigmoid_focal_loss(x, y, alpha, gamma, pos_weight, weight, ignore_index, reduction)
 
 
-def softmax_focal_loss(*args):
-    """See :func:`focalkit._kernels.triton.softmax.softmax_focal_loss`."""
-    from .softmax import softmax_focal_loss
+def softmax_focal_loss(x: Tensor, target: Tensor, options: O.SoftmaxFocalOptions) -> Tensor:
+    """See :mod:`focalkit._kernels.triton.softmax`: one kernel pair for class indices, one for
+    label smoothing and class probabilities."""
+    from .softmax import softmax_focal_loss, softmax_focal_loss_soft
 
-    return softmax_focal_loss(*args)
-
-
-def softmax_focal_loss_soft(*args):
-    """See :func:`focalkit._kernels.triton.softmax.softmax_focal_loss_soft`."""
-    from .softmax import softmax_focal_loss_soft
-
-    return softmax_focal_loss_soft(*args)
+    alpha, gamma, ignore_index, label_smoothing, is_index, reduction, _ = options
+    if is_index and label_smoothing == 0.0:
+        return softmax_focal_loss(x, target, alpha, gamma, ignore_index, reduction)
+    return softmax_focal_loss_soft(x, target, alpha, gamma, ignore_index, label_smoothing,
+                                   is_index, reduction)
 
 
-def index_stats(*args):
-    """See :func:`focalkit._kernels.triton.region.index_stats`."""
-    from .region import index_stats
+def region_stats(input: Tensor, target: Tensor,
+                 options: O.RegionStatsOptions) -> tuple[Tensor, Tensor, Tensor]:
+    """See :func:`focalkit._kernels.triton.region.index_stats` and ``dense_stats``."""
+    from .region import dense_stats, index_stats
 
-    return index_stats(*args)
+    if options.is_index:
+        return as_stats(*index_stats(*flat_index(input, target, options.ignore_index)))
+    x, y = flat_dense(input, target, options.mode)
+    valid = None if options.ignore_index is None else y != options.ignore_index
+    return as_stats(*dense_stats(x, y, valid, activation(options)))
 
 
-def dense_stats(*args):
-    """See :func:`focalkit._kernels.triton.region.dense_stats`."""
-    from .region import dense_stats
-
-    return dense_stats(*args)
+KERNELS = KernelSet(
+    name="triton",
+    sigmoid_focal_loss=sigmoid_focal_loss,
+    softmax_focal_loss=softmax_focal_loss,
+    region_stats=region_stats,
+    lovasz_softmax_loss=lovasz.lovasz_softmax_loss,
+    lovasz_hinge_loss=lovasz.lovasz_hinge_loss,
+    takes=takes,
+)

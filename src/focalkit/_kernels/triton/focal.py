@@ -27,7 +27,7 @@ import triton
 import triton.language as tl
 from torch import Tensor
 
-from ..common import sigmoid_focal_terms
+from ..plain.focal import sigmoid_focal_terms
 
 #: Elements per program.
 BLOCK = 1024

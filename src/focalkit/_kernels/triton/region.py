@@ -36,8 +36,8 @@ import triton
 import triton.language as tl
 from torch import Tensor
 
-from ..._checks import compute_dtype
-from ..common import index_sums
+from ..._tensor import compute_dtype
+from ..plain.region import dense_sums, index_sums
 
 __all__ = ["BLOCK_C_MAX", "BLOCK_M_MAX", "TILE", "dense_stats", "index_stats"]
 
@@ -52,6 +52,7 @@ BLOCK_M_MAX = 1024
 NUM_WARPS = 8
 
 _ACTIVATIONS = {"none": 0, "sigmoid": 1, "softmax": 2}
+_NAMES = {code: name for name, code in _ACTIVATIONS.items()}
 
 
 # ---------------------------------------------------------------------------------------------
@@ -293,14 +294,7 @@ def _plain_sums(x: Tensor, q: Tensor, valid: Tensor | None, act: int,
     """The same sums as differentiable operations (for higher-order gradients)."""
     if index:
         return index_sums(x, q, valid, True)
-    dtype = compute_dtype(x)
-    if valid is not None:
-        x, q = torch.where(valid, x, 0.0), torch.where(valid, q, 0)
-    x, q = x.to(dtype), q.to(dtype)
-    p = torch.softmax(x, dim=1) if act == 2 else torch.sigmoid(x) if act == 1 else x
-    if valid is not None:
-        p = torch.where(valid, p, 0.0)
-    return (p * q).sum(dim=2), p.sum(dim=2), q.sum(dim=2)
+    return dense_sums(x, q, valid, _NAMES[act])
 
 
 class _StatsFunction(torch.autograd.Function):

@@ -36,8 +36,8 @@ import triton
 import triton.language as tl
 from torch import Tensor
 
-from ..._checks import compute_dtype, ignore_mask
-from ..common import focal_index_terms, softmax_focal_index_grad
+from ..._tensor import compute_dtype, ignore_mask
+from ..plain.focal import focal_index_terms, softmax_focal_index_grad
 
 __all__ = ["softmax_focal_loss", "softmax_focal_loss_soft"]
 

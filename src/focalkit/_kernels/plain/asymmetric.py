@@ -1,4 +1,4 @@
-"""Closed form of the asymmetric loss (ASL), element by element, for the blocked Function."""
+"""The asymmetric loss (ASL) as differentiable PyTorch operations: its one statement."""
 
 from __future__ import annotations
 
@@ -6,8 +6,9 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from . import _elementwise
-from ._power import power, power_minus_one
+from ..._tensor import compute_dtype, mask_and_reduce, mask_ignored
+from ..options import AsymmetricOptions
+from .focal import power, power_minus_one
 
 
 def asymmetric_terms(x: Tensor, y: Tensor, gamma_pos: float, gamma_neg: float, clip: float, *,
@@ -71,49 +72,10 @@ def asymmetric_terms(x: Tensor, y: Tensor, gamma_pos: float, gamma_neg: float, c
     return loss, torch.lerp(d_neg, d_pos, y).neg()
 
 
-def asymmetric_block(x: Tensor, y: Tensor, gamma_pos: float, gamma_neg: float, clip: float, *,
-                     with_grad: bool) -> tuple[Tensor, Tensor | None]:
-    """:func:`asymmetric_terms` on one block, updating its temporaries in place."""
-    log_p = F.logsigmoid(x)
-    p = torch.exp(log_p)
-    q = torch.sub(log_p, x).exp_()
-    if clip > 0.0:
-        shifted = torch.sub(p, clip).clamp_min_(0.0)
-        log_rest = torch.add(q, clip).clamp_max_(1.0).log_()
-    else:
-        shifted, log_rest = p, torch.sub(log_p, x)
-    pos_factor = power(q, gamma_pos)
-    neg_factor = power(shifted, gamma_neg)
-    pos_term = log_p if pos_factor is None else torch.mul(pos_factor, log_p)
-    neg_term = log_rest if neg_factor is None else torch.mul(neg_factor, log_rest)
-    # y (B - A) - B = -[y A + (1 - y) B], +0 (not -0) below the margin.
-    loss = torch.sub(neg_term, pos_term).mul_(y).sub_(neg_term)
-    if not with_grad:
-        return loss, None
-    if pos_factor is None:
-        d_pos = q
-    else:
-        d_pos = torch.addcmul(q, p, log_p, value=-gamma_pos).mul_(pos_factor)
-    pq = torch.mul(p, q)
-    if clip > 0.0:
-        ratio = torch.add(q, clip).reciprocal_().mul_(pq)
-        if neg_factor is None:
-            ratio.mul_(torch.sign(shifted))
-    else:
-        ratio = p
-    d_neg = torch.neg(ratio) if neg_factor is None else torch.mul(ratio, neg_factor).neg_()
-    if gamma_neg != 0.0:
-        slope = torch.mul(pq, log_rest)
-        lower = power_minus_one(shifted, gamma_neg)
-        if lower is not None:
-            slope.mul_(lower)
-        d_neg.add_(slope, alpha=gamma_neg)
-    return loss, torch.sub(d_neg, d_pos).mul_(y).sub_(d_neg)
-
-
-def asymmetric_loss(input: Tensor, target: Tensor, gamma_pos: float, gamma_neg: float,
-                    clip: float, weight: Tensor | None, ignore_index: int | None,
-                    reduction: str) -> Tensor:
-    """The asymmetric loss through the blocked closed-form Function (arguments checked)."""
-    return _elementwise.apply(asymmetric_block, asymmetric_terms, (gamma_pos, gamma_neg, clip),
-                              input, target, weight, ignore_index, reduction)
+def asymmetric_loss(input: Tensor, target: Tensor, options: AsymmetricOptions) -> Tensor:
+    """Asymmetric loss; see :func:`focalkit.functional.asymmetric_loss`."""
+    gamma_pos, gamma_neg, clip, weight, ignore_index, reduction = options
+    dtype = compute_dtype(input)
+    valid, x, y = mask_ignored(input.to(dtype), target.to(dtype), ignore_index)
+    loss, _ = asymmetric_terms(x, y, gamma_pos, gamma_neg, clip, with_grad=False)
+    return mask_and_reduce(loss, valid, weight, reduction).to(input.dtype)

@@ -19,24 +19,12 @@ from collections.abc import Callable
 import torch
 from torch import Tensor
 
-from ..._checks import compute_dtype, mask_ignored
+from ..._tensor import compute_dtype, mask_ignored, sum_of_blocks
 from . import blocks as _blocks
 
 Terms = Callable[..., tuple[Tensor, Tensor | None]]
 
 
-def _block_total(sums: list[Tensor], count: Tensor, reduction: str, dtype: torch.dtype,
-                 input: Tensor) -> Tensor:
-    """The sum of the per-block loss sums (divided by ``count`` for ``"mean"``), as ``input``.
-
-    Each block is summed with ``sum`` (pairwise); the block sums, their total and the
-    division are float64, so that the result is within a few float32 roundings.
-    """
-    total = torch.stack(sums).sum() if sums else torch.zeros((), dtype=torch.float64,
-                                                               device=input.device)
-    if reduction == "mean":
-        total = total / count.clamp_min(1).to(total.dtype)
-    return total.to(input.dtype)
 
 
 class ElementwiseLossFunction(torch.autograd.Function):
@@ -85,7 +73,7 @@ class ElementwiseLossFunction(torch.autograd.Function):
         ctx.save_for_backward(x, y, saved_grad, count, weight)
         if out is not None:
             return out.reshape(x.shape)
-        return _block_total(sums, count, reduction, dtype, x)
+        return sum_of_blocks(sums, count, reduction, x)
 
     @staticmethod
     def backward(ctx, grad_output):

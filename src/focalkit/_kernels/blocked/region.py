@@ -5,8 +5,9 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
-from ..._checks import compute_dtype
-from ..common import index_sums
+from ..._tensor import compute_dtype
+from ..options import RegionStatsOptions
+from ..plain.region import as_stats, flat_index, index_sums
 
 
 class _IndexStatsFunction(torch.autograd.Function):
@@ -57,6 +58,8 @@ class _IndexStatsFunction(torch.autograd.Function):
         return grad.to(x.dtype), None, None
 
 
-def index_stats(x: Tensor, t: Tensor, valid: Tensor | None) -> tuple[Tensor, Tensor, Tensor]:
-    """Per-image, per-class (TP, sum of p, count) of ``softmax(x)`` for labels ``t``."""
-    return _IndexStatsFunction.apply(x, t, valid)
+def region_stats(input: Tensor, target: Tensor,
+                 options: RegionStatsOptions) -> tuple[Tensor, Tensor, Tensor]:
+    """Per-image, per-class (TP, FP, FN) of ``softmax(input)`` for class-index targets."""
+    x, t, valid = flat_index(input, target, options.ignore_index)
+    return as_stats(*_IndexStatsFunction.apply(x, t, valid))

@@ -12,13 +12,13 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
-from ..common import (
+from ..._tensor import count_dtype
+from .. import plain
+from ..options import LovaszHingeOptions, LovaszSoftmaxOptions
+from ..plain.lovasz import (
     as_rows,
     class_row_weights,
-    count_dtype,
     hinge_rows,
-    lovasz_hinge_plain,
-    lovasz_softmax_plain,
     lovasz_weights,
     prepare_softmax,
 )
@@ -28,12 +28,12 @@ def _saved_grad_backward(ctx, grad_output: Tensor, plain) -> Tensor:
     """Input gradient of a Function whose forward saved ``(x, target, grad)`` and ``options``.
 
     The saved gradient times ``grad_output``; for higher-order gradients, the gradient of the
-    plain composition ``plain(x, target, *ctx.options)`` instead.
+    plain composition ``plain(x, target, ctx.options)`` instead.
     """
     x, target, grad = ctx.saved_tensors
     if torch.is_grad_enabled():
         with torch.enable_grad():
-            loss = plain(x, target, *ctx.options)
+            loss = plain(x, target, ctx.options)
         (dx,) = torch.autograd.grad(loss, x, grad_output, create_graph=True)
         return dx
     return grad * grad_output.to(grad.dtype)
@@ -139,13 +139,13 @@ class _LovaszSoftmaxFunction(torch.autograd.Function):
             else:
                 grad.copy_(w).scatter_add_(1, index, w_t)
             grad = grad.to(x.dtype).view(x.shape)
-        ctx.options = (ignore_index, from_logits, per_image, classes)
+        ctx.options = LovaszSoftmaxOptions(ignore_index, from_logits, per_image, classes)
         ctx.save_for_backward(x, target, grad)
         return loss.to(x.dtype)
 
     @staticmethod
     def backward(ctx, grad_output):
-        dx = _saved_grad_backward(ctx, grad_output, lovasz_softmax_plain)
+        dx = _saved_grad_backward(ctx, grad_output, plain.lovasz.lovasz_softmax_loss)
         return dx, None, None, None, None, None
 
 
@@ -159,21 +159,21 @@ class _LovaszHingeFunction(torch.autograd.Function):
             weights = weights.masked_fill_(values <= 0, 0.0).mul_(-scale)
             grad = torch.empty_like(weights).scatter_(1, perm, weights).mul_(sign)
             grad = grad.to(x.dtype).reshape(x.shape)
-        ctx.options = (ignore_index, per_image)
+        ctx.options = LovaszHingeOptions(ignore_index, per_image)
         ctx.save_for_backward(x, target, grad)
         return loss.to(x.dtype)
 
     @staticmethod
     def backward(ctx, grad_output):
-        return _saved_grad_backward(ctx, grad_output, lovasz_hinge_plain), None, None, None
+        dx = _saved_grad_backward(ctx, grad_output, plain.lovasz.lovasz_hinge_loss)
+        return dx, None, None, None
 
 
-def lovasz_softmax(x: Tensor, target: Tensor, ignore_index: int | None, from_logits: bool,
-                   per_image: bool, classes: object) -> Tensor:
+def lovasz_softmax_loss(x: Tensor, target: Tensor, options: LovaszSoftmaxOptions) -> Tensor:
     """See :func:`focalkit.functional.lovasz_softmax_loss`."""
-    return _LovaszSoftmaxFunction.apply(x, target, ignore_index, from_logits, per_image, classes)
+    return _LovaszSoftmaxFunction.apply(x, target, *options)
 
 
-def lovasz_hinge(x: Tensor, target: Tensor, ignore_index: int | None, per_image: bool) -> Tensor:
+def lovasz_hinge_loss(x: Tensor, target: Tensor, options: LovaszHingeOptions) -> Tensor:
     """See :func:`focalkit.functional.lovasz_hinge_loss`."""
-    return _LovaszHingeFunction.apply(x, target, ignore_index, per_image)
+    return _LovaszHingeFunction.apply(x, target, *options)

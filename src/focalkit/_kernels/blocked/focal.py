@@ -1,7 +1,7 @@
 """Cache-blocked focal loss kernels for the CPU, as autograd Functions with closed-form gradients.
 
 Each Function evaluates the loss and its gradient in one walk over the input, block by block
-(see :mod:`focalkit._kernels.cpu.blocks`), so that the whole chain of element-wise steps runs
+(see :mod:`focalkit._kernels.blocked.blocks`), so that the whole chain of element-wise steps runs
 in cache; the backward pass only scales the saved gradient (sigmoid) or forms it from two
 saved per-position buffers (softmax). Each saves for backward at most one input-sized buffer
 besides the inputs.
@@ -14,28 +14,16 @@ import math
 import torch
 from torch import Tensor
 
-from ..._checks import compute_dtype, ignore_mask, mask_ignored
-from ..common import (
+from ..._tensor import compute_dtype, ignore_mask, mask_ignored, sum_of_blocks
+from ..options import SigmoidFocalOptions, SoftmaxFocalOptions
+from ..plain.focal import (
+    alpha_factor,
+    bce_with_logits,
     pow_gamma_minus_one,
     sigmoid_focal_terms,
     softmax_focal_index_grad,
 )
 from . import blocks
-
-
-def _block_total(sums: list[Tensor], count: Tensor, reduction: str, dtype: torch.dtype,
-                 input: Tensor) -> Tensor:
-    """The sum of the per-block loss sums (divided by ``count`` for ``"mean"``), as ``input``.
-
-    Each block is summed with ``sum`` (pairwise, accurate to a few float32 roundings, where the
-    float32 running sum of a ``dot`` loses some 1e-6 of the result over a block); the block
-    sums, their total and the division are float64.
-    """
-    total = torch.stack(sums).sum() if sums else torch.zeros((), dtype=torch.float64,
-                                                               device=input.device)
-    if reduction == "mean":
-        total = total / count.clamp_min(1).to(total.dtype)
-    return total.to(input.dtype)
 
 
 def _sigmoid_focal_block(x: Tensor, y: Tensor, alpha: float | Tensor | None, gamma: float,
@@ -79,19 +67,17 @@ def _sigmoid_focal_block(x: Tensor, y: Tensor, alpha: float | Tensor | None, gam
     if pos_weight is None:
         bce = torch.clamp_min(x, 0.0).addcmul_(x, y, value=-1.0).sub_(neg_tail)
     else:
-        bce = (1.0 - y) * torch.relu(x) + pos_weight * y * torch.relu(-x) \
-            - (1.0 + (pos_weight - 1.0) * y) * neg_tail
+        bce = bce_with_logits(x, y, pos_weight, torch.neg(neg_tail))
     m = torch.lerp(p, q, y)
     power = None if gamma in (0.0, 1.0) else m if gamma == 2.0 else pow_gamma_minus_one(m, gamma)
     if alpha is None:
         factor = power
-    elif isinstance(alpha, Tensor):
-        factor = torch.lerp(1.0 - alpha, alpha, y)
+    elif power is None or isinstance(alpha, Tensor):
+        factor = alpha_factor(alpha, y)
         if power is not None:
             factor.mul_(power)
-    elif power is None:
-        factor = torch.mul(y, 2.0 * alpha - 1.0).add_(1.0 - alpha)
     else:
+        # alpha_factor(alpha, y) * power in two passes: power (1 - alpha) + power y (2 alpha - 1)
         factor = torch.mul(power, 1.0 - alpha).addcmul_(power, y, value=2.0 * alpha - 1.0)
     if weight is not None:
         factor = weight if factor is None else factor * weight
@@ -202,7 +188,7 @@ class _SigmoidFocalFunction(torch.autograd.Function):
         ctx.save_for_backward(x, y, saved_grad, count, *tensors)
         if out is not None:
             return out.reshape(x.shape)
-        return _block_total(sums, count, reduction, dtype, x)
+        return sum_of_blocks(sums, count, reduction, x)
 
     @staticmethod
     def backward(ctx, grad_output):
@@ -342,7 +328,7 @@ class _SoftmaxFocalFunction(torch.autograd.Function):
         ctx.save_for_backward(x, target, alpha, lse, coeff, count)
         if loss is not None:
             return loss.reshape(target.shape).to(x.dtype)
-        return _block_total(sums, count, reduction, dtype, x)
+        return sum_of_blocks(sums, count, reduction, x)
 
     @staticmethod
     def backward(ctx, grad_output):
@@ -386,16 +372,15 @@ class _SoftmaxFocalFunction(torch.autograd.Function):
         return grad.reshape(x.shape), None, None, None, None, None
 
 
-def sigmoid_focal_loss(x: Tensor, y: Tensor, alpha: float | Tensor | None, gamma: float,
-                       pos_weight: Tensor | None, weight: Tensor | None,
-                       ignore_index: int | None, reduction: str) -> Tensor:
+def sigmoid_focal_loss(x: Tensor, y: Tensor, options: SigmoidFocalOptions) -> Tensor:
     """Sigmoid focal loss of logits ``x``; see :func:`focalkit.functional.sigmoid_focal_loss`."""
+    alpha, gamma, pos_weight, weight, ignore_index, reduction, _, _ = options
     return _SigmoidFocalFunction.apply(x, y, alpha, gamma, pos_weight, weight, ignore_index,
                                        reduction)
 
 
-def softmax_focal_loss(x: Tensor, target: Tensor, alpha: Tensor | None, gamma: float,
-                       ignore_index: int | None, reduction: str) -> Tensor:
+def softmax_focal_loss(x: Tensor, target: Tensor, options: SoftmaxFocalOptions) -> Tensor:
     """Softmax focal loss of class-index targets; see
     :func:`focalkit.functional.softmax_focal_loss`."""
-    return _SoftmaxFocalFunction.apply(x, target, alpha, gamma, ignore_index, reduction)
+    return _SoftmaxFocalFunction.apply(x, target, options.alpha, options.gamma,
+                                       options.ignore_index, options.reduction)

@@ -1,0 +1,43 @@
+"""The blocked backend: autograd Functions with closed-form gradients for the CPU.
+
+Written with eager PyTorch operations that walk the input in cache-sized blocks
+(:mod:`~focalkit._kernels.blocked.blocks`); element-wise losses share one blocked loop
+(:mod:`~focalkit._kernels.blocked._elementwise`). Each kernel saves at most one input-sized
+buffer besides the inputs. The Lovasz Functions are plain device code (one batched sort, no
+host synchronisation), so the Triton backend serves them too.
+"""
+
+from __future__ import annotations
+
+from typing import NamedTuple
+
+from torch import Tensor
+
+from .. import KernelSet
+from . import asymmetric, detection, focal, lovasz, region
+
+
+def takes(name: str, input: Tensor, options: NamedTuple) -> bool:
+    """Whether the blocked kernel ``name`` takes these options (else the plain form runs)."""
+    if name == "sigmoid_focal_loss":
+        return options.from_logits and options.epsilon == 0.0
+    if name == "softmax_focal_loss":
+        return options.is_index and options.label_smoothing == 0.0 and options.epsilon == 0.0
+    if name == "region_stats":
+        return options.is_index and options.from_logits
+    return True
+
+
+KERNELS = KernelSet(
+    name="blocked",
+    sigmoid_focal_loss=focal.sigmoid_focal_loss,
+    softmax_focal_loss=focal.softmax_focal_loss,
+    asymmetric_loss=asymmetric.asymmetric_loss,
+    varifocal_loss=detection.varifocal_loss,
+    region_stats=region.region_stats,
+    lovasz_softmax_loss=lovasz.lovasz_softmax_loss,
+    lovasz_hinge_loss=lovasz.lovasz_hinge_loss,
+    takes=takes,
+)
+
+__all__ = ["KERNELS", "takes"]
