@@ -1,33 +1,24 @@
 """Loss modules: thin :class:`torch.nn.Module` wrappers around :mod:`focalkit.functional`."""
 
-from .asymmetric import AsymmetricLoss
-from .combo import ComboLoss
-from .detection import DistributionFocalLoss, QualityFocalLoss, VarifocalLoss
-from .focal import FocalLoss, FocalWrapper, SigmoidFocalLoss, SoftmaxFocalLoss
-from .long_tail import LDAMLoss, LogitAdjustedCrossEntropyLoss
-from .lovasz import LovaszHingeLoss, LovaszSoftmaxLoss
-from .poly import Poly1CrossEntropyLoss
-from .region import DiceLoss, JaccardLoss, TverskyLoss
-from .region_more import GeneralizedDiceLoss, UnifiedFocalLoss
+from . import asymmetric, combo, detection, focal, long_tail, lovasz, poly, region, region_more
+from .asymmetric import *  # noqa: F403
+from .combo import *  # noqa: F403
+from .detection import *  # noqa: F403
+from .focal import *  # noqa: F403
+from .long_tail import *  # noqa: F403
+from .lovasz import *  # noqa: F403
+from .poly import *  # noqa: F403
+from .region import *  # noqa: F403
+from .region_more import *  # noqa: F403
 
-__all__ = [
-    "AsymmetricLoss",
-    "ComboLoss",
-    "DiceLoss",
-    "DistributionFocalLoss",
-    "FocalLoss",
-    "FocalWrapper",
-    "GeneralizedDiceLoss",
-    "JaccardLoss",
-    "LDAMLoss",
-    "LogitAdjustedCrossEntropyLoss",
-    "LovaszHingeLoss",
-    "LovaszSoftmaxLoss",
-    "Poly1CrossEntropyLoss",
-    "QualityFocalLoss",
-    "SigmoidFocalLoss",
-    "SoftmaxFocalLoss",
-    "TverskyLoss",
-    "UnifiedFocalLoss",
-    "VarifocalLoss",
-]
+#: Every public name of the family modules, each listed once in its module's ``__all__``.
+__all__: list[str] = []
+__all__ += asymmetric.__all__
+__all__ += combo.__all__
+__all__ += detection.__all__
+__all__ += focal.__all__
+__all__ += long_tail.__all__
+__all__ += lovasz.__all__
+__all__ += poly.__all__
+__all__ += region.__all__
+__all__ += region_more.__all__

@@ -11,50 +11,25 @@ learn what it computes, or to see why ``cross_entropy == nll_loss(log_softmax(x)
 True
 """
 
-from .asymmetric import asymmetric_loss
-from .core import (
-    binary_cross_entropy,
-    binary_cross_entropy_with_logits,
-    cross_entropy,
-    log_sigmoid,
-    log_softmax,
-    nll_loss,
-    sigmoid,
-    softmax,
-)
-from .detection import distribution_focal_loss, quality_focal_loss, varifocal_loss
-from .focal import sigmoid_focal_loss, softmax_focal_loss
-from .long_tail import ldam_loss, logit_adjusted_cross_entropy
-from .lovasz import lovasz_grad, lovasz_hinge_loss, lovasz_softmax_loss
-from .poly import poly1_cross_entropy
-from .region import dice_loss, jaccard_loss, region_stats, tversky_loss
-from .region_more import generalized_dice_loss, unified_focal_loss
+from . import asymmetric, core, detection, focal, long_tail, lovasz, poly, region, region_more
+from .asymmetric import *  # noqa: F403
+from .core import *  # noqa: F403
+from .detection import *  # noqa: F403
+from .focal import *  # noqa: F403
+from .long_tail import *  # noqa: F403
+from .lovasz import *  # noqa: F403
+from .poly import *  # noqa: F403
+from .region import *  # noqa: F403
+from .region_more import *  # noqa: F403
 
-__all__ = [
-    "asymmetric_loss",
-    "binary_cross_entropy",
-    "binary_cross_entropy_with_logits",
-    "cross_entropy",
-    "dice_loss",
-    "generalized_dice_loss",
-    "distribution_focal_loss",
-    "jaccard_loss",
-    "ldam_loss",
-    "log_sigmoid",
-    "log_softmax",
-    "logit_adjusted_cross_entropy",
-    "lovasz_grad",
-    "lovasz_hinge_loss",
-    "lovasz_softmax_loss",
-    "nll_loss",
-    "poly1_cross_entropy",
-    "quality_focal_loss",
-    "region_stats",
-    "sigmoid",
-    "sigmoid_focal_loss",
-    "softmax",
-    "softmax_focal_loss",
-    "tversky_loss",
-    "unified_focal_loss",
-    "varifocal_loss",
-]
+#: Every public name of the family modules, each listed once in its module's ``__all__``.
+__all__: list[str] = []
+__all__ += asymmetric.__all__
+__all__ += core.__all__
+__all__ += detection.__all__
+__all__ += focal.__all__
+__all__ += long_tail.__all__
+__all__ += lovasz.__all__
+__all__ += poly.__all__
+__all__ += region.__all__
+__all__ += region_more.__all__
