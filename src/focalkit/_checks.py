@@ -80,6 +80,15 @@ def check_real(name: str, value: object, *, low: float | None = None, high: floa
     return value
 
 
+def check_positive_int(name: str, value: object) -> int:
+    """``value`` must be an integer >= 1 (a bool or a float is refused, not rounded)."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
+        raise TypeError(f"{name} must be a positive int; got {_describe(value)}")
+    if value < 1:
+        raise ValueError(f"{name} must be a positive int (>= 1); got {value}")
+    return int(value)
+
+
 def check_gamma(gamma: object) -> float:
     return check_real("gamma", gamma, low=0.0)
 

@@ -63,5 +63,10 @@ class KernelSet:
     region_stats: Kernel[O.RegionStatsOptions] | None = None
     lovasz_softmax_loss: Kernel[O.LovaszSoftmaxOptions] | None = None
     lovasz_hinge_loss: Kernel[O.LovaszHingeOptions] | None = None
+    #: The Euclidean distance transform of a bool mask, called with ``target=None``.
+    distance_transform: Kernel[O.DistanceTransformOptions] | None = None
+    hausdorff_dt_loss: Kernel[O.HausdorffDTOptions] | None = None
+    boundary_loss: Kernel[O.BoundaryOptions] | None = None
+    soft_cldice_loss: Kernel[O.SoftclDiceOptions] | None = None
     #: ``takes(name, input, options)``: whether the kernel ``name`` takes this call.
     takes: Callable[[str, Tensor, NamedTuple], bool] = takes_all

@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import NamedTuple
 
+import torch
 from torch import Tensor
 
 
@@ -142,3 +143,32 @@ class RegionOptions(NamedTuple):
         """The options of the per-class statistics of these options."""
         return RegionStatsOptions(self.mode, self.from_logits, self.ignore_index,
                                   self.intersection, self.is_index)
+
+
+class DistanceTransformOptions(NamedTuple):
+    """Options of the Euclidean distance transform of a bool mask (no target)."""
+
+    spacing: tuple[float, ...]
+    dtype: torch.dtype
+
+
+class HausdorffDTOptions(NamedTuple):
+    alpha: float
+    include_background: bool
+    ignore_index: int | None
+    reduction: str
+
+
+class BoundaryOptions(NamedTuple):
+    include_background: bool
+    ignore_index: int | None
+    reduction: str
+
+
+class SoftclDiceOptions(NamedTuple):
+    iterations: int
+    smooth: float
+    eps: float
+    include_background: bool
+    ignore_index: int | None
+    reduction: str

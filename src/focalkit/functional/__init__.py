@@ -5,6 +5,7 @@ This is the single source of truth: every module in :mod:`focalkit.nn` calls one
 
 from . import (
     asymmetric,
+    boundary,
     detection,
     focal,
     generalized_dice,
@@ -15,6 +16,7 @@ from . import (
     unified,
 )
 from .asymmetric import *  # noqa: F403
+from .boundary import *  # noqa: F403
 from .detection import *  # noqa: F403
 from .focal import *  # noqa: F403
 from .generalized_dice import *  # noqa: F403
@@ -27,6 +29,7 @@ from .unified import *  # noqa: F403
 #: Every public name of the family modules, each listed once in its module's ``__all__``.
 __all__: list[str] = []
 __all__ += asymmetric.__all__
+__all__ += boundary.__all__
 __all__ += detection.__all__
 __all__ += focal.__all__
 __all__ += generalized_dice.__all__

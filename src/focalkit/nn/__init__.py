@@ -1,7 +1,19 @@
 """Loss modules: thin :class:`torch.nn.Module` wrappers around :mod:`focalkit.functional`."""
 
-from . import asymmetric, combo, detection, focal, long_tail, lovasz, poly, region, region_more
+from . import (
+    asymmetric,
+    boundary,
+    combo,
+    detection,
+    focal,
+    long_tail,
+    lovasz,
+    poly,
+    region,
+    region_more,
+)
 from .asymmetric import *  # noqa: F403
+from .boundary import *  # noqa: F403
 from .combo import *  # noqa: F403
 from .detection import *  # noqa: F403
 from .focal import *  # noqa: F403
@@ -14,6 +26,7 @@ from .region_more import *  # noqa: F403
 #: Every public name of the family modules, each listed once in its module's ``__all__``.
 __all__: list[str] = []
 __all__ += asymmetric.__all__
+__all__ += boundary.__all__
 __all__ += combo.__all__
 __all__ += detection.__all__
 __all__ += focal.__all__

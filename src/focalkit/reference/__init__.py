@@ -11,8 +11,20 @@ learn what it computes, or to see why ``cross_entropy == nll_loss(log_softmax(x)
 True
 """
 
-from . import asymmetric, core, detection, focal, long_tail, lovasz, poly, region, region_more
+from . import (
+    asymmetric,
+    boundary,
+    core,
+    detection,
+    focal,
+    long_tail,
+    lovasz,
+    poly,
+    region,
+    region_more,
+)
 from .asymmetric import *  # noqa: F403
+from .boundary import *  # noqa: F403
 from .core import *  # noqa: F403
 from .detection import *  # noqa: F403
 from .focal import *  # noqa: F403
@@ -25,6 +37,7 @@ from .region_more import *  # noqa: F403
 #: Every public name of the family modules, each listed once in its module's ``__all__``.
 __all__: list[str] = []
 __all__ += asymmetric.__all__
+__all__ += boundary.__all__
 __all__ += core.__all__
 __all__ += detection.__all__
 __all__ += focal.__all__

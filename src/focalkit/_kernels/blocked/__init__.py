@@ -4,7 +4,8 @@ Written with eager PyTorch operations that walk the input in cache-sized blocks
 (:mod:`~focalkit._kernels.blocked.blocks`); element-wise losses share one blocked loop
 (:mod:`~focalkit._kernels.blocked._elementwise`). Each kernel saves at most one input-sized
 buffer besides the inputs. The Lovasz Functions are plain device code (one batched sort, no
-host synchronisation), so the Triton backend serves them too.
+host synchronisation), so the Triton backend serves them too; so is the soft skeleton of
+clDice (:mod:`~focalkit._kernels.blocked.boundary`).
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from typing import NamedTuple
 from torch import Tensor
 
 from .. import KernelSet
-from . import asymmetric, detection, focal, lovasz, region
+from . import asymmetric, boundary, detection, focal, lovasz, region
 
 
 def takes(name: str, input: Tensor, options: NamedTuple) -> bool:
@@ -37,6 +38,7 @@ KERNELS = KernelSet(
     region_stats=region.region_stats,
     lovasz_softmax_loss=lovasz.lovasz_softmax_loss,
     lovasz_hinge_loss=lovasz.lovasz_hinge_loss,
+    soft_cldice_loss=boundary.soft_cldice_loss,
     takes=takes,
 )
 

@@ -6,7 +6,7 @@ compositions and reuse their pieces for higher-order gradients.
 """
 
 from .. import KernelSet
-from . import asymmetric, detection, focal, long_tail, lovasz, poly, region
+from . import asymmetric, boundary, detection, focal, long_tail, lovasz, poly, region
 
 KERNELS = KernelSet(
     name="plain",
@@ -23,6 +23,10 @@ KERNELS = KernelSet(
     region_stats=region.region_stats,
     lovasz_softmax_loss=lovasz.lovasz_softmax_loss,
     lovasz_hinge_loss=lovasz.lovasz_hinge_loss,
+    distance_transform=boundary.distance_transform,
+    hausdorff_dt_loss=boundary.hausdorff_dt_loss,
+    boundary_loss=boundary.boundary_loss,
+    soft_cldice_loss=boundary.soft_cldice_loss,
 )
 
 __all__ = ["KERNELS"]

@@ -9,7 +9,9 @@ importing focalkit never compiles or even imports Triton.
 
 The Lovasz losses need a sort, which stays ``torch.sort``: the blocked backend's autograd
 Functions, PyTorch operations with no host synchronisation and no Python loop over images or
-classes, serve this backend as they are.
+classes, serve this backend as they are; so does the soft skeleton of clDice. The distance
+transform of the Hausdorff-DT and boundary losses takes its lower envelopes of parabolas
+from :mod:`.boundary`.
 """
 
 from __future__ import annotations
@@ -22,7 +24,9 @@ from torch import Tensor
 
 from .. import KernelSet
 from .. import options as O
+from ..blocked import boundary as blocked_boundary
 from ..blocked import lovasz
+from ..plain import boundary as plain_boundary
 from ..plain.region import activation, as_stats, flat_dense, flat_index
 
 __all__ = ["IMPORT_ERROR", "INTERPRETED", "KERNELS", "takes"]
@@ -81,6 +85,29 @@ def region_stats(input: Tensor, target: Tensor,
     return as_stats(*dense_stats(x, y, valid, activation(options)))
 
 
+def _envelope(f: Tensor, spacing: float) -> Tensor:
+    """See :func:`focalkit._kernels.triton.boundary.lower_envelope`."""
+    from .boundary import lower_envelope
+
+    return lower_envelope(f, spacing)
+
+
+def distance_transform(mask: Tensor, target: None, options: O.DistanceTransformOptions
+                       ) -> Tensor:
+    """The plain transform with the Triton lower envelopes."""
+    return plain_boundary.distance_transform(mask, target, options, _envelope)
+
+
+def hausdorff_dt_loss(input: Tensor, target: Tensor, options: O.HausdorffDTOptions) -> Tensor:
+    """The plain loss with the Triton lower envelopes in its distance maps."""
+    return plain_boundary.hausdorff_dt_loss(input, target, options, _envelope)
+
+
+def boundary_loss(input: Tensor, target: Tensor, options: O.BoundaryOptions) -> Tensor:
+    """The plain loss with the Triton lower envelopes in its distance map."""
+    return plain_boundary.boundary_loss(input, target, options, _envelope)
+
+
 KERNELS = KernelSet(
     name="triton",
     sigmoid_focal_loss=sigmoid_focal_loss,
@@ -88,5 +115,9 @@ KERNELS = KernelSet(
     region_stats=region_stats,
     lovasz_softmax_loss=lovasz.lovasz_softmax_loss,
     lovasz_hinge_loss=lovasz.lovasz_hinge_loss,
+    distance_transform=distance_transform,
+    hausdorff_dt_loss=hausdorff_dt_loss,
+    boundary_loss=boundary_loss,
+    soft_cldice_loss=blocked_boundary.soft_cldice_loss,
     takes=takes,
 )
