@@ -148,6 +148,21 @@ REGION = (REDUCTION, FLOAT_INPUT,
                      dict(per_image=True, sync_dist=True)))
 
 
+SPATIAL = r"input must have shape \(N, C, \*spatial\) with 1 to 3 spatial dimensions"
+DISTANCE = (REDUCTION, FLOAT_INPUT, INDICES,
+            ErrorInput("target must hold integer class indices", inputs=target_as_float,
+                       error=TypeError),
+            ErrorInput(r"target of class indices must have shape \(N, \*spatial\)",
+                       inputs=target_cut),
+            ErrorInput(SPATIAL + r"; got shape \(2, 3\)",
+                       inputs=lambda x, t: (x.flatten(2)[..., 0], t.flatten(1)[..., 0])),
+            ErrorInput(SPATIAL + r"; got shape \(2, 3, 4, 5, 1, 1\)",
+                       inputs=lambda x, t: (x[..., None, None], t[..., None, None])),
+            ErrorInput("with C >= 2 classes", inputs=lambda x, t: (x[:, :1], t.clamp(max=0))),
+            ErrorInput("include_background must be a bool; got 1",
+                       dict(include_background=1), error=TypeError))
+
+
 # ---------------------------------------------------------------------------------------------
 # The table
 # ---------------------------------------------------------------------------------------------
@@ -311,6 +326,36 @@ CASES = [
     LossCase("unified_focal_binary", F.unified_focal_loss, focalkit.UnifiedFocalLoss,
              dense_binary(soft=False), dict(mode="binary"), shape=(2, 1, 4, 5),
              reference=R.unified_focal_loss, kernels=TRITON),
+    # Distance and topology losses -------------------------------------------------------------
+    LossCase("hausdorff_dt", F.hausdorff_dt_loss, focalkit.HausdorffDTLoss, class_index,
+             reference=R.hausdorff_dt_loss,
+             variants=(dict(alpha=1.0, reduction="none"),
+                       dict(include_background=True, reduction="sum")),
+             kernels=TRITON, errors=DISTANCE + (
+                 ErrorInput(r"alpha must be in \(0, inf\]; got 0", dict(alpha=0.0)),)),
+    LossCase("hausdorff_dt_ignored_3d", F.hausdorff_dt_loss, focalkit.HausdorffDTLoss,
+             class_index_ignored(-1), dict(ignore_index=-1, alpha=1.5), shape=(2, 3, 3, 4, 5),
+             reference=R.hausdorff_dt_loss, kernels=TRITON),
+    LossCase("boundary", F.boundary_loss, focalkit.BoundaryLoss, class_index,
+             reference=R.boundary_loss,
+             variants=(dict(include_background=True, reduction="none"),), kernels=TRITON,
+             errors=DISTANCE),
+    LossCase("boundary_ignored_1d", F.boundary_loss, focalkit.BoundaryLoss,
+             class_index_ignored(-1), dict(ignore_index=-1, reduction="sum"), shape=(2, 3, 9),
+             reference=R.boundary_loss, kernels=TRITON),
+    LossCase("soft_cldice", F.soft_cldice_loss, focalkit.SoftclDiceLoss, class_index,
+             reference=R.soft_cldice_loss,
+             variants=(dict(iterations=1, reduction="none"),
+                       dict(include_background=False, smooth=0.5, eps=1e-3)),
+             kernels=BOTH, errors=DISTANCE + (
+                 ErrorInput(r"iterations must be a positive int \(>= 1\); got 0",
+                            dict(iterations=0)),
+                 ErrorInput("iterations must be a positive int; got 2.0", dict(iterations=2.0),
+                            error=TypeError),
+                 ErrorInput(r"smooth must be in \(0, inf\]; got 0", dict(smooth=0.0)))),
+    LossCase("soft_cldice_ignored_3d", F.soft_cldice_loss, focalkit.SoftclDiceLoss,
+             class_index_ignored(-1), dict(ignore_index=-1, iterations=2), shape=(2, 3, 3, 4, 5),
+             reference=R.soft_cldice_loss, kernels=BOTH),
     # Lovasz losses ----------------------------------------------------------------------------
     LossCase("lovasz_softmax", F.lovasz_softmax_loss, focalkit.LovaszSoftmaxLoss,
              class_index, dict(per_image=True), reference=R.lovasz_softmax_loss,

@@ -223,7 +223,8 @@ def class_probabilities(input: Tensor, target: Tensor, valid: Tensor | None,
     if valid is not None:
         x = torch.where(valid.unsqueeze(1), x, 0.0)
     p = torch.softmax(x, dim=1)
-    q = torch.zeros_like(p).scatter_(1, target.unsqueeze(1), 1.0)
+    classes = torch.arange(p.shape[1], device=p.device).reshape(-1, *[1] * (target.dim() - 1))
+    q = (target.unsqueeze(1) == classes).to(p.dtype)
     if valid is not None:
         keep = valid.unsqueeze(1)
         p = torch.where(keep, p, 0.0)
