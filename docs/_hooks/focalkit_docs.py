@@ -42,6 +42,7 @@ FAMILIES = {
     "region_more": "More region losses: generalized Dice, unified focal",
     "long_tail": "Long-tail losses: logit adjustment, LDAM",
     "lovasz": "Lovász losses",
+    "boundary": "Distance and topology losses: Hausdorff-DT, boundary, clDice",
     "combo": "Combined losses",
     "schedules": "Gamma schedules",
 }
