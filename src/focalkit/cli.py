@@ -231,7 +231,8 @@ def _add_segment(sub: argparse._SubParsersAction) -> None:
                     "weights, and compare the IoU of every foreground class on held-out "
                     "images. Losses: ce = cross entropy; dice = Dice; dice-ce = Dice + cross "
                     "entropy; focal = softmax focal (gamma=2); lovasz = Lovasz-Softmax; "
-                    "focal-dice = focal + Dice.",
+                    "focal-dice = focal + Dice; dice-cldice = Dice + soft-clDice. The rings, "
+                    "thin structures, are also scored by their clDice.",
         formatter_class=_HelpFormatter)
     p.add_argument("--epochs", type=_positive_int, default=DEFAULTS["epochs"],
                    help="passes over the training images for each loss")

@@ -91,7 +91,7 @@ CLASSIFY_NAMES = {"ce": "cross entropy", "ce-weighted": "CE + inverse-frequency 
                   "asl": "asymmetric loss on one-hot targets"}
 SEGMENT_NAMES = {"ce": "cross entropy", "dice": "Dice", "dice-ce": "Dice + CE",
                  "focal": "focal, γ = 2", "lovasz": "Lovász-Softmax",
-                 "focal-dice": "focal + Dice"}
+                 "focal-dice": "focal + Dice", "dice-cldice": "Dice + clDice"}
 DETECT_NAMES = {"bce": "BCE", "bce-prior": "BCE + `prior_bias_` (π = 0.01)",
                 "focal": "focal (γ = 2, α = 0.25)", "focal-prior": "focal + `prior_bias_`",
                 "qfl-prior": "QFL (β = 2) + `prior_bias_`",
@@ -174,8 +174,9 @@ def _segment(runs: Path, images: Path) -> dict[str, str]:
         _named(segment["results"], SEGMENT_NAMES),
         [("name", "loss", ""), ("miou", "mIoU (foreground)", ".3f"),
          ("iou_disk", "IoU disk", ".3f"), ("iou_square", "IoU square", ".3f"),
-         ("iou_ring", "IoU ring", ".3f"), ("seconds", "training s", ".1f")],
-        bold=["miou", "iou_disk", "iou_square", "iou_ring"])}
+         ("iou_ring", "IoU ring", ".3f"), ("cldice_ring", "clDice ring", ".3f"),
+         ("seconds", "training s", ".1f")],
+        bold=["miou", "iou_disk", "iou_square", "iou_ring", "cldice_ring"])}
 
 
 def _detect(runs: Path, images: Path) -> dict[str, str]:

@@ -12,6 +12,12 @@ foreground class on held-out images. The losses:
 * ``focal``: :class:`focalkit.SoftmaxFocalLoss` (gamma = 2).
 * ``lovasz``: :class:`focalkit.LovaszSoftmaxLoss` (classes present in the batch).
 * ``focal-dice``: focal + Dice (weights 1 and 1).
+* ``dice-cldice``: Dice + soft-clDice (:class:`focalkit.SoftclDiceLoss`, weights 1/2 and 1/2),
+  the topology loss for thin structures.
+
+Besides the IoU of every class, the rings (thin structures, two pixels wide) are scored by
+their hard clDice (:func:`cldice_score`): whether the predicted rings keep the true rings'
+skeleton and stay on it.
 """
 
 from __future__ import annotations
@@ -41,6 +47,7 @@ LOSSES: dict[str, tuple[str, str]] = {
     "focal": ("focal g=2", "focal (γ=2)"),
     "lovasz": ("Lovasz-Softmax", "Lovász-Softmax"),
     "focal-dice": ("focal + Dice", "focal + Dice"),
+    "dice-cldice": ("Dice + clDice", "Dice + clDice"),
 }
 
 DEFAULTS = {"epochs": 25, "train_images": 160, "test_images": 64, "size": 64}
@@ -115,6 +122,9 @@ def build_loss(key: str) -> Any:
     if key == "focal-dice":
         return focalkit.ComboLoss({"focal": (focalkit.SoftmaxFocalLoss(gamma=2.0), 1.0),
                                    "dice": (focalkit.DiceLoss(), 1.0)})
+    if key == "dice-cldice":
+        return focalkit.ComboLoss({"dice": (focalkit.DiceLoss(), 0.5),
+                                   "cldice": (focalkit.SoftclDiceLoss(), 0.5)})
     raise ValueError(f"unknown loss {key!r}; choose from {', '.join(LOSSES)}")
 
 
@@ -138,6 +148,59 @@ def iou_per_class(matrix: np.ndarray) -> np.ndarray:
     union = matrix.sum(0) + matrix.sum(1) - tp
     with np.errstate(invalid="ignore", divide="ignore"):
         return np.where(union > 0, tp / np.maximum(union, 1), np.nan)
+
+
+def skeleton(masks: np.ndarray, iterations: int = 3) -> np.ndarray:
+    """Morphological skeleton of binary ``(N, H, W)`` masks: the skeleton of clDice (Shit et
+    al., 2021) on hard masks, by erosion over the cross and opening with the 3x3 box."""
+    def shifted(x: np.ndarray, offsets: list[tuple[int, int]], fill: bool) -> np.ndarray:
+        padded = np.pad(x, ((0, 0), (1, 1), (1, 1)), constant_values=fill)
+        h, w = x.shape[1:]
+        return np.stack([padded[:, 1 + i:1 + i + h, 1 + j:1 + j + w] for i, j in offsets])
+
+    cross = [(0, 0), (-1, 0), (1, 0), (0, -1), (0, 1)]
+    box = [(i, j) for i in (-1, 0, 1) for j in (-1, 0, 1)]
+
+    def erode(x):
+        return shifted(x, cross, True).all(0)
+
+    def opened(x):
+        return shifted(erode(x), box, False).any(0)
+
+    img = masks.astype(bool)
+    skel = img & ~opened(img)
+    for _ in range(iterations):
+        img = erode(img)
+        skel |= img & ~opened(img)
+    return skel
+
+
+def cldice_score(pred: np.ndarray, truth: np.ndarray, iterations: int = 3) -> float:
+    """Hard clDice of binary masks, pooled over the images: the harmonic mean of topology
+    precision (the predicted skeleton inside the truth) and sensitivity (the true skeleton
+    inside the prediction); NaN when neither holds any pixel.
+
+    Example:
+        >>> import numpy as np
+        >>> from focalkit.demos.segment import cldice_score
+        >>> ring = np.zeros((1, 9, 9), dtype=bool)
+        >>> ring[0, 2:7, 2:7] = True
+        >>> ring[0, 3:6, 3:6] = False
+        >>> cldice_score(ring, ring)
+        1.0
+        >>> broken = ring.copy()
+        >>> broken[0, 2, 4] = False
+        >>> round(cldice_score(broken, ring), 3)
+        0.968
+    """
+    pred, truth = pred.astype(bool), truth.astype(bool)
+    skel_pred, skel_truth = skeleton(pred, iterations), skeleton(truth, iterations)
+    if not skel_pred.any() and not skel_truth.any():
+        return float("nan")
+    precision = (skel_pred & truth).sum() / max(skel_pred.sum(), 1)
+    sensitivity = (skel_truth & pred).sum() / max(skel_truth.sum(), 1)
+    total = precision + sensitivity
+    return float(2.0 * precision * sensitivity / total) if total > 0 else 0.0
 
 
 def _train(key: str, init_state: dict, data: dict, cfg: SegmentConfig, device: Any) -> dict:
@@ -177,9 +240,12 @@ def _train(key: str, init_state: dict, data: dict, cfg: SegmentConfig, device: A
     with torch.no_grad():
         pred = torch.cat([model(data["x_test"][i:i + cfg.batch_size]).argmax(1)
                           for i in range(0, len(data["x_test"]), cfg.batch_size)]).cpu().numpy()
-    iou = iou_per_class(confusion(pred, data["y_test"].cpu().numpy(), num_classes))
+    truth = data["y_test"].cpu().numpy()
+    iou = iou_per_class(confusion(pred, truth, num_classes))
     row = {"loss": key, "label": LOSSES[key][0], "miou": float(np.nanmean(iou[1:]))}
     row.update({f"iou_{name}": float(iou[k + 1]) for k, name in enumerate(_class_names())})
+    ring = 1 + _class_names().index("ring")
+    row["cldice_ring"] = cldice_score(pred == ring, truth == ring)
     row.update({"seconds": seconds, "train_loss": train_loss,
                 "examples": pred[:EXAMPLES].tolist()})
     return row
@@ -194,7 +260,7 @@ def _class_names() -> list[str]:
 def _columns() -> list[tuple[str, str, str]]:
     return ([("label", "loss", ""), ("miou", "mIoU (fg)", ".3f")]
             + [(f"iou_{name}", f"IoU {name}", ".3f") for name in _class_names()]
-            + [("seconds", "train s", ".1f")])
+            + [("cldice_ring", "clDice ring", ".3f"), ("seconds", "train s", ".1f")])
 
 
 def run(cfg: SegmentConfig, stream: TextIO | None = None) -> dict:
@@ -243,7 +309,8 @@ def _run(cfg: SegmentConfig, stream: TextIO) -> dict:
         rows=rows, columns=columns, csv_keys=["loss"] + [c[0] for c in columns],
         draw=lambda: plot_results(rows, arrays["x_test"][:EXAMPLES, 0],
                                   arrays["y_test"][:EXAMPLES], out),
-        note="IoU on the held-out images; mIoU (fg) = mean over the three foreground classes",
+        note="IoU on the held-out images; mIoU (fg) = mean over the three foreground classes; "
+             "clDice ring = hard clDice of the rings (their skeleton kept and covered)",
         stream=stream)
 
 
