@@ -14,8 +14,8 @@
   (``softmax=True, to_onehot_y=True, include_background=False``) and ``SoftclDiceLoss``
   (``softmax=True, to_onehot_y=True, iter_=3``), which compute their distance maps with
   SciPy image by image (cuCIM on a GPU).
-* ``distance_transform`` (and ``_3d``): the masks of the first class of those targets,
-  against ``scipy.ndimage.distance_transform_edt`` image by image. The transform has no
+* ``distance_transform`` (and ``_3d``): the masks of every class of those targets (32 and 8
+  images), against ``scipy.ndimage.distance_transform_edt`` image by image. The transform has no
   gradient; the timed call adds a zero that requires grad, so the backward pass is empty.
 
 Peers are timed when installed and skipped otherwise. Run from the repository root:
@@ -183,7 +183,10 @@ BOUNDARY_NOTES = {"monai": "SciPy distance maps, image by image; max-pooling ske
 
 
 def _masks(shape: tuple) -> torch.Tensor:
-    return regions(shape)[1] == 0
+    """The target's masks, one image per (image, class): ``(N * C, *spatial)``."""
+    t = regions(shape)[1]
+    classes = torch.arange(shape[1]).reshape(-1, *[1] * (t.dim() - 1))
+    return (t.unsqueeze(1) == classes).flatten(0, 1)
 
 
 def edt_focalkit(shape):

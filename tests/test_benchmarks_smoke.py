@@ -82,3 +82,24 @@ def test_smp_losses_load_without_package_init(harness):
         pytest.skip("segmentation_models_pytorch is not installed")
     losses = harness.load_smp_losses()
     assert hasattr(losses, "FocalLoss")
+
+
+@pytest.mark.parametrize("name", ["hausdorff_dt", "boundary", "soft_cldice"])
+def test_boundary_benchmark_variants_agree(harness, name):
+    pytest.importorskip("monai")
+    region = importlib.import_module("region")
+    diffs = harness.agree(region.QUICK_BOUNDARY_SHAPE, region.boundary_variants(name))
+    loss_diff, grad_diff = diffs["monai"]
+    assert loss_diff < 1e-6 and grad_diff < 1e-6
+    region.regions.cache_clear()
+
+
+def test_distance_transform_benchmark_variants(harness, tmp_path):
+    pytest.importorskip("scipy")
+    region = importlib.import_module("region")
+    diffs = harness.agree(region.QUICK_BOUNDARY_3D_SHAPE, region.EDT_VARIANTS)
+    assert diffs["scipy"][0] < 1e-3
+    rows = harness.compare("edt", region.QUICK_BOUNDARY_SHAPE, region.EDT_VARIANTS, rounds=1,
+                           csv_path=tmp_path / "r.csv")
+    assert [row["variant"] for row in rows] == ["focalkit", "scipy"]
+    region.regions.cache_clear()
