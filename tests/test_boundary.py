@@ -18,7 +18,7 @@ import focalkit
 from focalkit import backends
 from focalkit import functional as F
 from focalkit import reference as R
-from focalkit._kernels.cpu import boundary as blocked
+from focalkit._kernels.blocked import boundary as blocked
 from focalkit._kernels.plain import boundary as plain
 
 ndimage = pytest.importorskip("scipy.ndimage")
