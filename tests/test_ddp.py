@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import socket
+import warnings
 
 import pytest
 import torch
@@ -54,8 +55,11 @@ def _worker(rank: int, port: int, out_dir: str) -> None:
         for name, loss_fn in LOSSES.items():
             net = nn.parallel.DistributedDataParallel(model())
             xs = x[shard].clone().requires_grad_()
-            loss = loss_fn(net(xs), t[shard], sync_dist=True)
-            loss.backward()
+            with warnings.catch_warnings(record=True) as caught:
+                warnings.simplefilter("always")
+                loss = loss_fn(net(xs), t[shard], sync_dist=True)
+                loss.backward()
+            results[name + "_warnings"] = [str(w.message) for w in caught]
             results[name] = (loss.detach(), net.module.weight.grad.clone(), xs.grad.clone())
             unsynced = loss_fn(net(x[shard]), t[shard]).detach()
             results[name + "_unsynced"] = unsynced
@@ -84,6 +88,29 @@ def test_sync_dist_equals_single_process_on_the_whole_batch(tmp_path):
             torch.testing.assert_close(input_grad, WORLD * xs.grad[shard])
         # Without sync_dist each rank sees only its own statistics: a different loss.
         assert not torch.allclose(ranks[1][name + "_unsynced"], loss.detach())
+        # The all-reduce goes through the supported API: no deprecation or other warning.
+        assert all(results[name + "_warnings"] == [] for results in ranks)
+
+
+def test_sync_dist_in_a_one_process_group_warns_nothing_and_keeps_the_gradient(tmp_path):
+    if not dist.is_available() or dist.is_initialized():
+        pytest.skip("needs torch.distributed and no process group yet")
+    store = dist.FileStore(str(tmp_path / "store"), 1)
+    dist.init_process_group("gloo", store=store, rank=0, world_size=1)
+    try:
+        x, t = batch()
+        for loss_fn in LOSSES.values():
+            synced, plain = x.clone().requires_grad_(), x.clone().requires_grad_()
+            with warnings.catch_warnings():
+                warnings.simplefilter("error")
+                value = loss_fn(synced, t, sync_dist=True)
+                value.backward()
+            expected = loss_fn(plain, t)
+            expected.backward()
+            torch.testing.assert_close(value, expected)
+            torch.testing.assert_close(synced.grad, plain.grad)
+    finally:
+        dist.destroy_process_group()
 
 
 def test_sync_dist_without_process_group_is_a_no_op():

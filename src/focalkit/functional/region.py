@@ -181,7 +181,7 @@ def dice_loss(input: Tensor, target: Tensor, *, mode: str = "multiclass",
         reduction: over classes (and images with ``per_image``): ``"none"`` | ``"mean"`` |
             ``"sum"``. Default: ``"mean"``.
         sync_dist: when ``torch.distributed`` is initialised, sum the per-class statistics over
-            all processes (with :func:`torch.distributed.nn.functional.all_reduce`, so the
+            all processes (with the autograd-aware functional collective ``all_reduce``, so the
             gradient flows back to every process) before taking the ratio: every process gets
             the loss of the global batch. Its gradient on each process is then the world size
             times the gradient of the global loss, which is exactly what
@@ -287,7 +287,7 @@ def jaccard_loss(input: Tensor, target: Tensor, *, mode: str = "multiclass",
         reduction: over classes (and images with ``per_image``): ``"none"`` | ``"mean"`` |
             ``"sum"``. Default: ``"mean"``.
         sync_dist: when ``torch.distributed`` is initialised, sum the per-class statistics over
-            all processes (with :func:`torch.distributed.nn.functional.all_reduce`, so the
+            all processes (with the autograd-aware functional collective ``all_reduce``, so the
             gradient flows back to every process) before taking the ratio: every process gets
             the loss of the global batch. Its gradient on each process is then the world size
             times the gradient of the global loss, which is exactly what
@@ -404,7 +404,7 @@ def tversky_loss(input: Tensor, target: Tensor, *, mode: str = "multiclass",
         reduction: over classes (and images with ``per_image``): ``"none"`` | ``"mean"`` |
             ``"sum"``. Default: ``"mean"``.
         sync_dist: when ``torch.distributed`` is initialised, sum the per-class statistics over
-            all processes (with :func:`torch.distributed.nn.functional.all_reduce`, so the
+            all processes (with the autograd-aware functional collective ``all_reduce``, so the
             gradient flows back to every process) before taking the ratio: every process gets
             the loss of the global batch. Its gradient on each process is then the world size
             times the gradient of the global loss, which is exactly what
