@@ -1,6 +1,10 @@
 """The documentation cannot drift from the code.
 
-* Every ```python block in ``docs/*.md`` runs, page by page, in one namespace per page.
+* Every ```python block in ``docs/*.md`` and ``README.md`` runs, page by page, in one
+  namespace per page; each block imports what it uses (the names earlier blocks imported are
+  dropped before it runs), so a block copied with the values above it runs as written. A block
+  that cannot run here is opted out by ``<!-- docs-test: skip (reason) -->`` on the line above
+  its fence.
 * The shell commands the pages show are checked: the README commands appear verbatim in the
   README, and every ``focalkit ...`` command parses with the command line's own parser.
 * ``mkdocs build --strict`` passes (broken links, unresolved references, missing docstrings and
@@ -9,6 +13,7 @@
 
 from __future__ import annotations
 
+import ast
 import importlib
 import importlib.util
 import os
@@ -28,7 +33,11 @@ PAGES = sorted(DOCS.glob("*.md"))
 # is not installed.
 PEERS = {"kornia", "monai", "segmentation_models_pytorch", "torchvision",
          "transformers", "lightning", "yaml"}
-FENCE = re.compile(r"^```(\w+)[^\n]*\n(.*?)^```\s*$", re.MULTILINE | re.DOTALL)
+FENCE = re.compile(r"^```(\w*)[^\n]*\n(.*?)^```\s*$", re.MULTILINE | re.DOTALL)
+LANGUAGES = {"python", "bash", "text"}
+SKIP = re.compile(r"<!-- docs-test: skip \((?P<reason>[^)]*\S[^)]*)\) -->\n\Z")
+SKIP_START = "<!-- docs-test: skip"
+PAGES_WITH_CODE = PAGES + [ROOT / "README.md"]
 
 
 def blocks(page: Path, language: str) -> list[str]:
@@ -39,9 +48,66 @@ def blocks_of(text: str, language: str) -> list[str]:
     return [body for lang, body in FENCE.findall(text) if lang == language]
 
 
-@pytest.mark.parametrize("page", PAGES, ids=[p.name for p in PAGES])
+def python_blocks(text: str) -> list[tuple[str, str | None]]:
+    """Each ```python block with the reason of its opt-out marker (None when it must run).
+
+    Raises:
+        ValueError: for a marker that gives no reason or is not right above a fence.
+    """
+    found = []
+    for match in FENCE.finditer(text):
+        if match.group(1) != "python":
+            continue
+        before = text[text.rfind("\n", 0, max(match.start() - 1, 0)) + 1:match.start()]
+        marker = SKIP.search(before) if before.startswith(SKIP_START) else None
+        if before.startswith(SKIP_START) and marker is None:
+            raise ValueError(f"the opt-out marker must read '<!-- docs-test: skip (reason) "
+                             f"-->' right above the fence; got {before.strip()!r}")
+        found.append((match.group(2), marker.group("reason") if marker else None))
+    markers = text.count(SKIP_START)
+    if markers != sum(reason is not None for _, reason in found):
+        raise ValueError(f"{markers} opt-out markers, but not all of them sit right above a "
+                         "```python fence")
+    return found
+
+
+def imported_names(source: str) -> set[str]:
+    """The names that the top-level import statements of ``source`` bind."""
+    names = set()
+    for statement in ast.parse(source).body:
+        if isinstance(statement, ast.Import | ast.ImportFrom):
+            for alias in statement.names:
+                names.add(alias.asname or alias.name.split(".")[0])
+    return names
+
+
+@pytest.mark.parametrize("page", PAGES_WITH_CODE, ids=[p.name for p in PAGES_WITH_CODE])
+def test_code_blocks_are_python_bash_or_text(page):
+    languages = {lang for lang, _ in FENCE.findall(page.read_text())}
+    assert languages <= LANGUAGES, (
+        f"{page.name}: fences {sorted(languages - LANGUAGES)} (untagged or another tag) "
+        f"would hide code from the python-block test; tag them {sorted(LANGUAGES)}")
+
+
+def test_opt_out_marker_needs_a_reason_and_a_fence():
+    block = "```python\nraise RuntimeError\n```\n"
+    marked = python_blocks(f"<!-- docs-test: skip (needs CUDA) -->\n{block}```python\n1\n```\n")
+    assert marked == [("raise RuntimeError\n", "needs CUDA"), ("1\n", None)]
+    with pytest.raises(ValueError, match="must read"):
+        python_blocks(f"<!-- docs-test: skip -->\n{block}")
+    with pytest.raises(ValueError, match="not all of them"):
+        python_blocks(f"<!-- docs-test: skip (no network) -->\n\ntext\n{block}")
+
+
+def test_blocks_import_what_they_use():
+    """The import rule is enforced: a name imported only by an earlier block is not there."""
+    assert imported_names("import torch.nn.functional as F\nimport os.path\nfrom a import b as c\n"
+                          "def f():\n    import sys\n") == {"F", "os", "c"}
+
+
+@pytest.mark.parametrize("page", PAGES_WITH_CODE, ids=[p.name for p in PAGES_WITH_CODE])
 def test_python_blocks_run(page, tmp_path, monkeypatch):
-    code = blocks(page, "python")
+    code = python_blocks(page.read_text())
     if not code:
         pytest.skip("no python blocks")
     monkeypatch.chdir(tmp_path)
@@ -53,12 +119,19 @@ def test_python_blocks_run(page, tmp_path, monkeypatch):
     torch.manual_seed(0)
     threads = torch.get_num_threads()
     torch.set_num_threads(1)  # tiny tensors: extra threads only wait on each other
-    namespace: dict = {"__name__": f"docs_{page.stem.replace('-', '_')}"}
-    missing = []
+    # The values the blocks above defined, without what they imported; a function keeps the
+    # namespace of its own block, imports included.
+    values: dict = {"__name__": f"docs_{page.stem.replace('-', '_')}"}
+    missing, opted_out = [], []
     try:
-        for number, source in enumerate(code, 1):
+        for number, (source, reason) in enumerate(code, 1):
+            compiled = compile(source, f"{page.name}[block {number}]", "exec")
+            if reason is not None:
+                opted_out.append(f"block {number} ({reason})")
+                continue
+            namespace = dict(values)
             try:
-                exec(compile(source, f"{page.name}[block {number}]", "exec"), namespace)
+                exec(compiled, namespace)
             except ModuleNotFoundError as err:
                 name = (err.name or "").split(".")[0]
                 if name not in PEERS or importlib.util.find_spec(name) is not None:
@@ -67,10 +140,15 @@ def test_python_blocks_run(page, tmp_path, monkeypatch):
             except Exception as err:
                 raise AssertionError(f"{page.name}, python block {number} failed: {err!r}\n"
                                      f"{source}") from err
+            finally:
+                imported = imported_names(source)
+                values.update((name, value) for name, value in namespace.items()
+                              if name not in imported and name != "__builtins__")
     finally:
         torch.set_num_threads(threads)
-    if missing:
-        pytest.skip(f"the other blocks ran; {', '.join(missing)} (not installed)")
+    if missing or opted_out:
+        pytest.skip("the other blocks ran; " + ", ".join(
+            [f"{item} (not installed)" for item in missing] + opted_out))
 
 
 def _importable_smp_losses(monkeypatch) -> None:
