@@ -14,7 +14,19 @@ from types import SimpleNamespace
 import pytest
 import torch
 
-from focalkit import ComboLoss, DiceLoss, FocalLoss, GammaScheduler, SoftmaxFocalLoss
+from focalkit import (
+    AsymmetricLoss,
+    ComboLoss,
+    DiceLoss,
+    FocalLoss,
+    GammaScheduler,
+    LDAMLoss,
+    LogitAdjustedCrossEntropyLoss,
+    LovaszSoftmaxLoss,
+    Poly1CrossEntropyLoss,
+    SigmoidFocalLoss,
+    SoftmaxFocalLoss,
+)
 from focalkit.functional import sigmoid_focal_loss, softmax_focal_loss
 from focalkit.integrations.transformers import loss_func
 
@@ -83,12 +95,77 @@ def test_micro_batches_add_up_to_the_big_batch(problem_type):
                                compute(SimpleNamespace(logits=x), labels))
 
 
-def test_set_losses_are_weighted_by_their_share_of_labels():
-    x, t = torch.randn(8, 3), torch.tensor([0, 1, 2, -100, 0, 0, -100, 1])
-    combo = ComboLoss({"dice": (DiceLoss(ignore_index=-100), 1.0),
-                       "focal": (SoftmaxFocalLoss(), 1.0)})
-    compute = loss_func(combo, problem_type=SINGLE)
-    torch.testing.assert_close(compute(x, t, 12), combo(x, t) * 6 / 12)
+COUNTS = [60.0, 20.0, 5.0]
+WEIGHT = torch.tensor([0.2, 1.0, 3.0], dtype=torch.float64)
+EXACT = {  # every per-position loss family, mean and sum
+    "softmax_focal": (SINGLE, lambda: SoftmaxFocalLoss(gamma=2.0, alpha=[0.2, 0.3, 0.5])),
+    "poly1_sum_weight": (SINGLE, lambda: Poly1CrossEntropyLoss(epsilon=1.0, weight=WEIGHT,
+                                                               reduction="sum")),
+    "poly1": (TOKEN, lambda: Poly1CrossEntropyLoss(epsilon=2.0)),
+    "ldam": (SINGLE, lambda: LDAMLoss(class_counts=COUNTS)),
+    "logit_adjusted_sum_weight": (TOKEN, lambda: LogitAdjustedCrossEntropyLoss(
+        class_counts=COUNTS, weight=WEIGHT, reduction="sum")),
+    "sigmoid_focal": (MULTI, lambda: SigmoidFocalLoss(weight=WEIGHT)),
+    "asymmetric": (MULTI, lambda: AsymmetricLoss()),
+    "combo": (SINGLE, lambda: ComboLoss({"focal": (FocalLoss("multiclass"), 0.5),
+                                         "ldam": (LDAMLoss(class_counts=COUNTS), 2.0)})),
+}
+
+
+def micro_batch_data(problem_type):
+    g = torch.Generator().manual_seed(0)
+    if problem_type == TOKEN:
+        x = torch.randn(4, 6, 3, generator=g, dtype=torch.float64)
+        labels = torch.randint(0, 3, (4, 6), generator=g)
+        labels[0, 2:] = -100
+        labels[3, 0] = -100
+    elif problem_type == MULTI:
+        x = torch.randn(4, 3, generator=g, dtype=torch.float64)
+        labels = torch.randint(0, 2, (4, 3), generator=g)
+    else:
+        x = torch.randn(4, 3, generator=g, dtype=torch.float64)
+        labels = torch.tensor([0, -100, 2, 1])
+    return x, labels
+
+
+@pytest.mark.parametrize("name", EXACT)
+def test_micro_batches_give_the_big_batch_exactly_in_float64(name):
+    problem_type, make = EXACT[name]
+    loss = make()
+    x, labels = micro_batch_data(problem_type)
+    compute = loss_func(loss, problem_type=problem_type)
+    items = labels.ne(-100).sum()
+    parts = [compute(SimpleNamespace(logits=x[i:i + 1]), labels[i:i + 1], items)
+             for i in range(4)]
+    whole = compute(SimpleNamespace(logits=x), labels)
+    assert whole.dtype == torch.float64
+    torch.testing.assert_close(sum(parts), whole, rtol=1e-15, atol=1e-15)
+    # The reductions are set to "sum" for the call only.
+    assert [m.reduction for m in loss.modules() if hasattr(m, "reduction")] == \
+        [m.reduction for m in make().modules() if hasattr(m, "reduction")]
+
+
+@pytest.mark.parametrize("loss,match", [
+    (SoftmaxFocalLoss(reduction="none"), r"reduction 'mean' or 'sum'.*reduction='none'"),
+    (DiceLoss(ignore_index=-100), r"DiceLoss is a ratio over the whole batch"),
+    (LovaszSoftmaxLoss(ignore_index=-100), r"LovaszSoftmaxLoss is a ratio over the whole batch"),
+    (ComboLoss({"dice": (DiceLoss(ignore_index=-100), 1.0), "focal": (SoftmaxFocalLoss(), 1.0)}),
+     r"DiceLoss is a ratio"),
+    (ComboLoss({"focal": (SoftmaxFocalLoss(), 1.0), "sum": (LDAMLoss(class_counts=COUNTS,
+                                                                   reduction="sum"), 1.0)}),
+     r"mix reduction='mean' and 'sum'"),
+    (Poly1CrossEntropyLoss(weight=WEIGHT), r"Poly1CrossEntropyLoss with weight.*summed weights"),
+    (LDAMLoss(class_counts=COUNTS, weight=WEIGHT), r"LDAMLoss with weight"),
+    (LogitAdjustedCrossEntropyLoss(class_counts=COUNTS, weight=WEIGHT),
+     r"LogitAdjustedCrossEntropyLoss with weight"),
+    (lambda x, t: softmax_focal_loss(x, t), r"loss must be a focalkit loss module.*function"),
+])
+def test_what_accumulation_cannot_reproduce_is_rejected(loss, match):
+    compute = loss_func(loss, problem_type=SINGLE)
+    x, t = torch.randn(4, 3, dtype=torch.float64), torch.tensor([0, 1, 2, -100])
+    compute(x, t)  # without num_items_in_batch the loss is returned as it is
+    with pytest.raises(ValueError, match=match):
+        compute(x, t, 6)
 
 
 @pytest.mark.parametrize("call,error,match", [
@@ -190,12 +267,20 @@ def test_trainer_trains_with_focal_loss(hf, tmp_path):
     assert loss_loss(model, data, loss, SINGLE) < before
 
 
-@pytest.mark.parametrize("problem_type", [SINGLE, MULTI, TOKEN])
-def test_gradient_accumulation_matches_a_big_batch(hf, tmp_path, problem_type):
+TRAINER_CASES = {
+    **EXACT,
+    "focal_multilabel": (MULTI, lambda: FocalLoss("multilabel")),
+    "softmax_focal_tokens": (TOKEN, lambda: SoftmaxFocalLoss(gamma=2.0)),
+}
+
+
+@pytest.mark.parametrize("name", TRAINER_CASES)
+def test_gradient_accumulation_matches_a_big_batch(hf, tmp_path, name):
     """Two micro-batches of 4 accumulated give the first-step gradients of one batch of 8."""
+    problem_type, make = TRAINER_CASES[name]
     num_labels = 3
     data = dataset(problem_type, 8, num_labels)
-    loss = FocalLoss("multilabel") if problem_type == MULTI else SoftmaxFocalLoss(gamma=2.0)
+    loss = make().float()
 
     class Gradients(hf.TrainerCallback):
         def __init__(self):

@@ -10,9 +10,10 @@ batch. Nothing here imports ``transformers``.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
 
-from torch import Tensor
+from torch import Tensor, nn
 
 from .._checks import check_choice
 
@@ -37,6 +38,76 @@ def _logits(outputs: object) -> Tensor:
     return outputs[0] if logits is None else logits
 
 
+def _set_loss_types() -> tuple[type, ...]:
+    from ..nn import (
+        DiceLoss,
+        GeneralizedDiceLoss,
+        JaccardLoss,
+        LovaszHingeLoss,
+        LovaszSoftmaxLoss,
+        TverskyLoss,
+        UnifiedFocalLoss,
+    )
+
+    return (DiceLoss, JaccardLoss, TverskyLoss, GeneralizedDiceLoss, UnifiedFocalLoss,
+            LovaszSoftmaxLoss, LovaszHingeLoss)
+
+
+def _weighted_mean_types() -> tuple[type, ...]:
+    from ..nn import LDAMLoss, LogitAdjustedCrossEntropyLoss, Poly1CrossEntropyLoss
+
+    return (Poly1CrossEntropyLoss, LDAMLoss, LogitAdjustedCrossEntropyLoss)
+
+
+def _reduction(loss: object) -> str:
+    """``"sum"`` or ``"mean"``, the reduction of a loss whose micro-batch sums add up to the
+    accumulated batch's; a ValueError naming the reason for any other loss."""
+    from ..nn import ComboLoss
+
+    name = type(loss).__name__
+    if isinstance(loss, ComboLoss):
+        if loss.functions:
+            raise ValueError(f"loss: the ComboLoss terms {sorted(loss.functions)} are functions, "
+                             "which cannot be made exact under gradient accumulation; pass "
+                             "modules")
+        kinds = {_reduction(term) for term in loss.losses.values()}
+        if len(kinds) > 1:
+            raise ValueError("loss: the ComboLoss terms mix reduction='mean' and 'sum'; "
+                             "gradient accumulation needs one reduction for all terms")
+        return kinds.pop()
+    if not isinstance(loss, nn.Module):
+        raise ValueError(f"loss must be a focalkit loss module for num_items_in_batch (its "
+                         f"reduction is set to 'sum'); got {name}")
+    if isinstance(loss, _set_loss_types()):
+        raise ValueError(f"loss: {name} is a ratio over the whole batch, not a sum over "
+                         "positions, so no split into micro-batches gives its value; use "
+                         "gradient_accumulation_steps=1 or a per-position loss")
+    reduction = getattr(loss, "reduction", None)
+    if reduction not in ("mean", "sum"):
+        raise ValueError(f"loss must have reduction 'mean' or 'sum' under gradient "
+                         f"accumulation; got {name} with reduction={reduction!r}")
+    if reduction == "mean" and isinstance(loss, _weighted_mean_types()) \
+            and loss.weight is not None:
+        raise ValueError(f"loss: {name} with weight and reduction='mean' divides by the summed "
+                         "weights of the whole accumulated batch, which Trainer does not pass "
+                         "(num_items_in_batch counts labels); use reduction='sum' or no weight")
+    return reduction
+
+
+@contextmanager
+def _summing(loss: nn.Module) -> Iterator[None]:
+    """Every ``reduction`` of ``loss`` and its submodules set to ``"sum"`` for one call."""
+    saved = [(module, module.reduction) for module in loss.modules()
+             if isinstance(getattr(module, "reduction", None), str)]
+    try:
+        for module, _ in saved:
+            module.reduction = "sum"
+        yield
+    finally:
+        for module, reduction in saved:
+            module.reduction = reduction
+
+
 def loss_func(loss: Callable[[Tensor, Tensor], Tensor], *,
               problem_type: str) -> Callable[..., Tensor]:
     r"""Wrap a loss for ``Trainer(compute_loss_func=...)``.
@@ -55,18 +126,22 @@ def loss_func(loss: Callable[[Tensor, Tensor], Tensor], *,
       focalkit loss takes.
 
     When ``Trainer`` passes ``num_items_in_batch`` (:math:`M`, the labels other than -100 in
-    the accumulated batch), the loss of a micro-batch holding :math:`m` of them becomes
+    the accumulated batch), a loss with ``reduction="mean"``, the mean over the labels other
+    than -100 (every per-position focalkit loss: focal, Poly-1, asymmetric, long-tail and
+    detection losses, and a :class:`~focalkit.ComboLoss` of them), is evaluated with
+    ``reduction="sum"`` and divided by :math:`M`:
 
     .. math::
-        \ell' = \ell\,\frac{m}{M},
+        \ell' = \frac{1}{M} \sum_{i \in \text{micro-batch}} \ell_i,
 
-    so that, for a loss whose ``"mean"`` is the mean over the labels other than -100 (every
-    focalkit focal loss; not :class:`torch.nn.CrossEntropyLoss` with ``weight``), the
-    micro-batch losses add up to the loss of the accumulated batch and gradient accumulation
-    reproduces big-batch gradients. A loss that is not a mean over labels (Dice, Lovász, a
-    :class:`~focalkit.ComboLoss` holding one) is weighted by the micro-batch's share of the
-    labels, the closest one can get. Without ``num_items_in_batch`` the loss is returned as
-    it is.
+    so the micro-batch losses add up to the loss of the accumulated batch exactly, in the
+    logits' dtype, and gradient accumulation reproduces big-batch gradients. A loss with
+    ``reduction="sum"`` is returned as its micro-batch sum. What no split can make exact is
+    rejected when the function is called with ``num_items_in_batch``: ``reduction="none"``,
+    the set losses (Dice, Jaccard, Tversky, generalized Dice, unified focal, Lovász), a
+    weighted mean (Poly-1, LDAM or logit-adjusted with ``weight``, whose mean divides by the
+    summed weights of the whole accumulated batch) and plain functions. Without
+    ``num_items_in_batch`` the loss is returned as it is.
 
     Args:
         loss: a loss module or function of ``(input, target)`` with a scalar result.
@@ -80,7 +155,8 @@ def loss_func(loss: Callable[[Tensor, Tensor], Tensor], *,
         TypeError: if ``loss`` is not callable.
         ValueError: for an unknown ``problem_type``; and, from the returned function, when
             ``labels`` is None or the logits do not have the dimensions ``problem_type``
-            expects.
+            expects, or, with ``num_items_in_batch``, for a loss that gradient accumulation
+            cannot reproduce exactly (see above).
 
     Example:
         Two micro-batches normalised by the labels of both give the loss of the whole batch:
@@ -117,12 +193,15 @@ def loss_func(loss: Callable[[Tensor, Tensor], Tensor], *,
             input = logits.movedim(-1, 1)
         elif problem_type == "multi_label_classification" and not labels.is_floating_point():
             target = labels.to(logits.dtype)
-        value = loss(input, target)
         if num_items_in_batch is None:
+            return loss(input, target)
+        reduction = _reduction(loss)
+        with _summing(loss):
+            value = loss(input, target)
+        if reduction == "sum":
             return value
         if isinstance(num_items_in_batch, Tensor):
             num_items_in_batch = num_items_in_batch.to(value.device)
-        items = labels.ne(IGNORE_INDEX).sum().to(value.device)
-        return value * (items / num_items_in_batch)
+        return value / num_items_in_batch
 
     return compute_loss
