@@ -147,10 +147,10 @@ def test_micro_batches_give_the_big_batch_exactly_in_float64(name):
 
 @pytest.mark.parametrize("loss,match", [
     (SoftmaxFocalLoss(reduction="none"), r"reduction 'mean' or 'sum'.*reduction='none'"),
-    (DiceLoss(ignore_index=-100), r"DiceLoss is a ratio over the whole batch"),
-    (LovaszSoftmaxLoss(ignore_index=-100), r"LovaszSoftmaxLoss is a ratio over the whole batch"),
+    (DiceLoss(ignore_index=-100), r"DiceLoss is not a mean over the labels"),
+    (LovaszSoftmaxLoss(ignore_index=-100), r"LovaszSoftmaxLoss is not a mean"),
     (ComboLoss({"dice": (DiceLoss(ignore_index=-100), 1.0), "focal": (SoftmaxFocalLoss(), 1.0)}),
-     r"DiceLoss is a ratio"),
+     r"DiceLoss is not a mean"),
     (ComboLoss({"focal": (SoftmaxFocalLoss(), 1.0), "sum": (LDAMLoss(class_counts=COUNTS,
                                                                    reduction="sum"), 1.0)}),
      r"mix reduction='mean' and 'sum'"),

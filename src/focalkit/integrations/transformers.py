@@ -39,18 +39,14 @@ def _logits(outputs: object) -> Tensor:
 
 
 def _set_loss_types() -> tuple[type, ...]:
-    from ..nn import (
-        DiceLoss,
-        GeneralizedDiceLoss,
-        JaccardLoss,
-        LovaszHingeLoss,
-        LovaszSoftmaxLoss,
-        TverskyLoss,
-        UnifiedFocalLoss,
-    )
+    """The losses whose value is no mean over the labels ``num_items_in_batch`` counts: ratios
+    over the whole batch (region, Lovász, clDice) or means over pixels and classes (boundary,
+    Hausdorff)."""
+    from .. import nn as losses
 
-    return (DiceLoss, JaccardLoss, TverskyLoss, GeneralizedDiceLoss, UnifiedFocalLoss,
-            LovaszSoftmaxLoss, LovaszHingeLoss)
+    return (losses.DiceLoss, losses.JaccardLoss, losses.TverskyLoss, losses.GeneralizedDiceLoss,
+            losses.UnifiedFocalLoss, losses.LovaszSoftmaxLoss, losses.LovaszHingeLoss,
+            losses.SoftclDiceLoss, losses.BoundaryLoss, losses.HausdorffDTLoss)
 
 
 def _weighted_mean_types() -> tuple[type, ...]:
@@ -79,8 +75,9 @@ def _reduction(loss: object) -> str:
         raise ValueError(f"loss must be a focalkit loss module for num_items_in_batch (its "
                          f"reduction is set to 'sum'); got {name}")
     if isinstance(loss, _set_loss_types()):
-        raise ValueError(f"loss: {name} is a ratio over the whole batch, not a sum over "
-                         "positions, so no split into micro-batches gives its value; use "
+        raise ValueError(f"loss: {name} is not a mean over the labels num_items_in_batch "
+                         "counts (a ratio over the whole batch, or a mean over pixels and "
+                         "classes), so no split into micro-batches gives its value; use "
                          "gradient_accumulation_steps=1 or a per-position loss")
     reduction = getattr(loss, "reduction", None)
     if reduction not in ("mean", "sum"):
@@ -138,10 +135,10 @@ def loss_func(loss: Callable[[Tensor, Tensor], Tensor], *,
     logits' dtype, and gradient accumulation reproduces big-batch gradients. A loss with
     ``reduction="sum"`` is returned as its micro-batch sum. What no split can make exact is
     rejected when the function is called with ``num_items_in_batch``: ``reduction="none"``,
-    the set losses (Dice, Jaccard, Tversky, generalized Dice, unified focal, Lovász), a
-    weighted mean (Poly-1, LDAM or logit-adjusted with ``weight``, whose mean divides by the
-    summed weights of the whole accumulated batch) and plain functions. Without
-    ``num_items_in_batch`` the loss is returned as it is.
+    the set and boundary losses (Dice, Jaccard, Tversky, generalized Dice, unified focal,
+    Lovász, clDice, boundary, Hausdorff), a weighted mean (Poly-1, LDAM or logit-adjusted
+    with ``weight``, whose mean divides by the summed weights of the whole accumulated batch)
+    and plain functions. Without ``num_items_in_batch`` the loss is returned as it is.
 
     Args:
         loss: a loss module or function of ``(input, target)`` with a scalar result.
