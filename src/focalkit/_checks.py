@@ -294,6 +294,19 @@ def check_class_target(input: Tensor, target: object) -> bool:
     return True
 
 
+def check_index_target(input: Tensor, target: object, layout: str = "(N, *)") -> None:
+    """``target`` must be a tensor of integer class indices of shape ``(N, *)`` for an
+    ``(N, C, *)`` input (``layout`` names the shape in the message)."""
+    if not isinstance(target, Tensor):
+        raise TypeError(f"target must be a torch.Tensor; got {type(target).__name__}")
+    if target.is_floating_point() or target.is_complex() or target.dtype == torch.bool:
+        raise TypeError(f"target must hold integer class indices; got dtype {target.dtype}")
+    expected = (input.shape[0], *input.shape[2:])
+    if tuple(target.shape) != expected:
+        raise ValueError(f"target of class indices must have shape {layout} = {expected} for "
+                         f"input {tuple(input.shape)}; got {tuple(target.shape)}")
+
+
 def class_vector(name: str, value: object, num_classes: int, *, like: Tensor,
                  high: float | None = 1.0) -> Tensor | None:
     """Turn a float or a per-class sequence/tensor into a length-``num_classes`` tensor.

@@ -28,6 +28,7 @@ from .._checks import (
     check_class_values,
     check_float_tensor,
     check_ignore_index,
+    check_index_target,
     check_positive_int,
     check_real,
     check_reduction,
@@ -65,14 +66,7 @@ def _check_inputs(input: Tensor, target: object,
     if input.shape[1] < 2:
         raise ValueError(f"input must have shape (N, C, *spatial) with C >= 2 classes; got "
                          f"shape {tuple(input.shape)}")
-    if not isinstance(target, Tensor):
-        raise TypeError(f"target must be a torch.Tensor; got {type(target).__name__}")
-    if target.is_floating_point() or target.is_complex() or target.dtype == torch.bool:
-        raise TypeError(f"target must hold integer class indices; got dtype {target.dtype}")
-    expected = (input.shape[0], *input.shape[2:])
-    if tuple(target.shape) != expected:
-        raise ValueError(f"target of class indices must have shape (N, *spatial) = {expected} "
-                         f"for input {tuple(input.shape)}; got {tuple(target.shape)}")
+    check_index_target(input, target, "(N, *spatial)")
     ignore_index = check_ignore_index(ignore_index)
     return check_class_values(target, True, input.shape[1], ignore_index), ignore_index
 

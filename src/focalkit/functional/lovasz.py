@@ -33,6 +33,7 @@ from .._checks import (
     check_classes,
     check_float_tensor,
     check_ignore_index,
+    check_index_target,
     check_same_shape,
     check_unit_interval,
 )
@@ -156,14 +157,7 @@ def lovasz_softmax_loss(input: Tensor, target: Tensor, *, classes: ClassesLike =
     if input.dim() < 2 or input.shape[1] < 2:
         raise ValueError(f"input must have shape (N, C, *) with C >= 2 classes; got shape "
                          f"{tuple(input.shape)}")
-    if not isinstance(target, Tensor):
-        raise TypeError(f"target must be a torch.Tensor; got {type(target).__name__}")
-    if target.is_floating_point() or target.is_complex() or target.dtype == torch.bool:
-        raise TypeError(f"target must hold integer class indices; got dtype {target.dtype}")
-    expected = (input.shape[0], *input.shape[2:])
-    if tuple(target.shape) != expected:
-        raise ValueError(f"target of class indices must have shape (N, *) = {expected} for "
-                         f"input {tuple(input.shape)}; got {tuple(target.shape)}")
+    check_index_target(input, target)
     ignore_index = check_ignore_index(ignore_index)
     c = input.shape[1]
     classes = _check_lovasz_classes(classes, c)
