@@ -34,3 +34,22 @@ def path(request):
     if request.param == "plain":
         request.getfixturevalue("force_plain")
     return request.param
+
+
+@pytest.fixture
+def launches(monkeypatch):
+    """The number of Triton kernel launches so far (counted under the interpreter only)."""
+    from focalkit._kernels import triton as triton_kernels
+
+    count = [0]
+    if triton_kernels.INTERPRETED:
+        from triton.runtime.interpreter import GridExecutor
+
+        call = GridExecutor.__call__
+
+        def counted(self, *args, **kwargs):
+            count[0] += 1
+            return call(self, *args, **kwargs)
+
+        monkeypatch.setattr(GridExecutor, "__call__", counted)
+    return count

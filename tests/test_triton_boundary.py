@@ -25,23 +25,6 @@ if DEVICE == "cpu" and not triton_kernels.INTERPRETED:
     pytest.skip("no GPU and Triton's interpreter is off", allow_module_level=True)
 
 
-@pytest.fixture
-def launches(monkeypatch):
-    """The number of kernel launches so far (counted under the interpreter only)."""
-    count = [0]
-    if triton_kernels.INTERPRETED:
-        from triton.runtime.interpreter import GridExecutor
-
-        call = GridExecutor.__call__
-
-        def counted(self, *args, **kwargs):
-            count[0] += 1
-            return call(self, *args, **kwargs)
-
-        monkeypatch.setattr(GridExecutor, "__call__", counted)
-    return count
-
-
 @pytest.mark.parametrize("length", [1, 2, 5, 13])
 def test_envelope_equals_the_plain_one(length, launches):
     lines = kernels.BLOCK + 3  # two programs, the second one partly empty

@@ -31,23 +31,6 @@ LOSSES = {
 
 
 @pytest.fixture
-def launches(monkeypatch):
-    """The number of kernel launches so far (counted under the interpreter only)."""
-    count = [0]
-    if triton_kernels.INTERPRETED:
-        from triton.runtime.interpreter import GridExecutor
-
-        call = GridExecutor.__call__
-
-        def counted(self, *args, **kwargs):
-            count[0] += 1
-            return call(self, *args, **kwargs)
-
-        monkeypatch.setattr(GridExecutor, "__call__", counted)
-    return count
-
-
-@pytest.fixture
 def small_tiles(monkeypatch):
     """Tiles of at most 16 elements, 4 classes and 8 positions: every boundary is near."""
     monkeypatch.setattr(kernels, "TILE", 16)
