@@ -61,11 +61,7 @@ class ElementwiseLossFunction(torch.autograd.Function):
                 out[block] = loss
             else:
                 sums.append(loss.sum().double())
-        if ignore_index is None:
-            count = torch.tensor(x.numel(), device=x.device)
-        else:
-            count = torch.stack(counts).sum() if counts else torch.zeros((), device=x.device,
-                                                                          dtype=torch.long)
+        count = _blocks.kept_count(counts, ignore_index, x)
         ctx.set_materialize_grads(True)
         ctx.terms, ctx.params = terms, params
         ctx.ignore_index, ctx.reduction = ignore_index, reduction

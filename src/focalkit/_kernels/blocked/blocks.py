@@ -87,3 +87,14 @@ def column_blocks(length: int, width: int, size: int | None = None) -> Iterator[
     step = max(size // max(width, 1), 1)
     for start in range(0, length, step):
         yield slice(start, min(start + step, length))
+
+
+def kept_count(counts: list[torch.Tensor], ignore_index: int | None,
+               x: torch.Tensor) -> torch.Tensor:
+    """The number of kept elements of ``x``, on its device: all of them without
+    ``ignore_index``, else the sum of the per-block ``counts``."""
+    if ignore_index is None:
+        return torch.tensor(x.numel(), device=x.device)
+    if not counts:
+        return torch.zeros((), device=x.device, dtype=torch.long)
+    return torch.stack(counts).sum()

@@ -175,11 +175,7 @@ class _SigmoidFocalFunction(torch.autograd.Function):
                 if xb.is_cpu and not math.isfinite(total):
                     total = _block_loss(xb, yb, sub, gamma, grad, block, True).sum().double()
                 sums.append(total)
-        if ignore_index is None:
-            count = torch.tensor(x.numel(), device=x.device)
-        else:
-            count = torch.stack(counts).sum() if counts else torch.zeros((), device=x.device,
-                                                                          dtype=torch.long)
+        count = blocks.kept_count(counts, ignore_index, x)
         ctx.set_materialize_grads(True)
         ctx.gamma, ctx.ignore_index, ctx.reduction = gamma, ignore_index, reduction
         ctx.alpha_scalar = None if isinstance(alpha, Tensor) else alpha
