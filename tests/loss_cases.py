@@ -12,6 +12,7 @@ own special cases.
 
 from __future__ import annotations
 
+import inspect
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -161,6 +162,39 @@ DISTANCE = (REDUCTION, FLOAT_INPUT, INDICES,
             ErrorInput("with C >= 2 classes", inputs=lambda x, t: (x[:, :1], t.clamp(max=0))),
             ErrorInput("include_background must be a bool; got 1",
                        dict(include_background=1), error=TypeError))
+
+
+#: The tensor hyper-parameters a loss may take; each must live on the input's device.
+TENSOR_OPTIONS = ("weight", "pos_weight", "alpha", "class_counts", "prior")
+#: Options that exclude each other: giving one sets the other to None.
+EXCLUSIVE = {"class_counts": "prior", "prior": "class_counts"}
+
+
+def target_on(device):
+    return lambda x, t: (x, t.to(device))
+
+
+def inherited_errors(function: Callable) -> tuple[ErrorInput, ...]:
+    """The failure classes every loss rejects, derived from its signature, so that a new
+    loss inherits them: a boolean option given a string (``"False"`` would read as True), and
+    a target or tensor hyper-parameter on another device than the input."""
+    errors = [ErrorInput(r"target must be on the device of input \(cpu\); got a tensor on meta",
+                         inputs=target_on("meta"))]
+    parameters = inspect.signature(function).parameters
+    for name, parameter in parameters.items():
+        if parameter.kind is not parameter.KEYWORD_ONLY:
+            continue
+        if isinstance(parameter.default, bool):
+            errors.append(ErrorInput(f"{name} must be a bool; got 'False'", {name: "False"},
+                                     error=TypeError))
+        elif name in TENSOR_OPTIONS and parameter.annotation != "float":
+            options = {name: torch.ones((), dtype=torch.float64, device="meta")}
+            if EXCLUSIVE.get(name) in parameters:
+                options[EXCLUSIVE[name]] = None
+            errors.append(ErrorInput(
+                rf"{name} must be on the device of input \(cpu\); got a tensor on meta",
+                options))
+    return tuple(errors)
 
 
 # ---------------------------------------------------------------------------------------------

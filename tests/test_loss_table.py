@@ -7,9 +7,12 @@ A loss's own special cases live in its own test file.
 
 from __future__ import annotations
 
+import inspect
+
 import pytest
 import torch
-from loss_cases import CASES
+from loss_cases import CASES, inherited_errors
+from torch._dynamo.testing import CompileCounter
 from torch.autograd import gradcheck, gradgradcheck
 
 from focalkit import _dispatch, backends
@@ -20,7 +23,8 @@ pytestmark = pytest.mark.filterwarnings("ignore:`torch.jit.script_method` is dep
 HALF = [case for case in CASES if case.half]
 COMPILED = [case for case in CASES if case.compile]
 WITH_KERNELS = [(case, backend) for case in CASES for backend in case.kernels]
-ERRORS = [(case, error) for case in CASES for error in case.errors]
+ERRORS = {f"{case}-{i}": (case, error) for case in CASES
+          for i, error in enumerate((*case.errors, *inherited_errors(case.function)))}
 
 
 def _small(shape):
@@ -109,6 +113,39 @@ def test_compile_fullgraph_equals_eager(case):
     torch.testing.assert_close(g_comp, g_eager, rtol=1e-10, atol=1e-12)
 
 
+def _float_options(case):
+    """Every float hyper-parameter of the row's function, with the row's value or the
+    default (passed as arguments, a compiled function sees them as symbolic graph inputs)."""
+    options = {}
+    for name, parameter in inspect.signature(case.function).parameters.items():
+        value = case.kwargs.get(name, parameter.default)
+        if parameter.kind is parameter.KEYWORD_ONLY and type(value) is float:
+            options[name] = value
+    return options
+
+
+def _moved(options):
+    """Other valid values of the same hyper-parameters (0 moves to 0.1)."""
+    return {name: 0.9 * value if value != 0.0 else 0.1 for name, value in options.items()}
+
+
+@pytest.mark.usefixtures("fresh_dynamo")
+@pytest.mark.parametrize("case", COMPILED, ids=str)
+def test_compile_dynamic_floats_trace_once(case):
+    """With ``dynamic=True`` every float hyper-parameter is a symbolic input: no check or
+    shortcut may read it (a graph break with ``fullgraph``, or a guard that recompiles on the
+    next value); one graph serves every value."""
+    x, t = case.inputs(shape=_small(case.shape))
+    counter = CompileCounter()
+    compiled = torch.compile(lambda a, b, **o: case(a, b, **o), backend=counter,
+                             fullgraph=True, dynamic=True)
+    options = _float_options(case)
+    for values in (options, _moved(options), _moved(_moved(options))):
+        torch.testing.assert_close(compiled(x, t, **values), case(x, t, **values),
+                                   rtol=1e-10, atol=1e-12)
+    assert counter.frame_count == 1
+
+
 # ---------------------------------------------------------------------------------------------
 # Dtypes
 # ---------------------------------------------------------------------------------------------
@@ -192,19 +229,49 @@ def test_rows_name_exactly_the_kernels_that_run(case, backend, decisions):
     assert (backend in decisions) == (backend in case.kernels), decisions
 
 
+@pytest.mark.parametrize("backend", ["plain", "blocked", "triton"])
+@pytest.mark.parametrize("case", CASES, ids=str)
+def test_a_nan_input_gives_nan(case, backend):
+    """A NaN logit at a kept position (the samples never ignore the first) makes the loss
+    NaN on every backend: no guard or weight may turn it into a number."""
+    if backend == "triton":
+        if backend not in case.kernels:
+            pytest.skip("no triton kernel for this row")
+        if _dispatch.triton_status(torch.device("cpu")) is not None:
+            pytest.skip(_dispatch.triton_status(torch.device("cpu")))
+    x, t = case.inputs(torch.float32, shape=_small(case.shape))
+    x.view(-1)[0] = float("nan")
+    with backends.use(backend):
+        if case.kwargs.get("from_logits", True):
+            assert case(x, t).isnan().any()
+        else:  # probabilities are range-checked: a NaN is rejected, never read as a number
+            with pytest.raises(ValueError, match=r"values must lie in \[0, 1\]; got .*nan"):
+                case(x, t)
+
+
 # ---------------------------------------------------------------------------------------------
 # Errors
 # ---------------------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("case, error", ERRORS,
-                         ids=[f"{c}-{i}" for c in CASES for i in range(len(c.errors))])
+@pytest.mark.parametrize("case, error", ERRORS.values(), ids=ERRORS.keys())
 def test_error_inputs(case, error):
     x, t = case.inputs()
     if error.inputs is not None:
         x, t = error.inputs(x, t)
     with pytest.raises(error.error, match=error.match):
         case(x, t, **error.kwargs)
+
+
+@pytest.mark.parametrize("case", CASES, ids=str)
+def test_module_constructors_take_only_bools_for_boolean_options(case):
+    """A module rejects ``"False"`` for a boolean option when it is built, as its function
+    does when called (a string would read as True)."""
+    parameters = inspect.signature(case.module).parameters
+    for name, parameter in parameters.items():
+        if isinstance(parameter.default, bool):
+            with pytest.raises(TypeError, match=f"{name} must be a bool; got 'False'"):
+                case.make_module(**{name: "False"})
 
 
 def test_every_public_loss_has_a_row():

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 import torch
+from torch._dynamo.testing import CompileCounter
 
 from focalkit import (
     GammaScheduler,
@@ -93,6 +94,40 @@ def test_state_dict_round_trip_and_old_keys():
     assert focal.gamma == 2.0 and scheduler.gamma_start == 1.0 and scheduler.param == "gamma"
     assert scheduler.get_gamma(2) == 3.0
     assert "param='gamma'" in repr(scheduler)
+
+
+SCHEDULED = [
+    (SoftmaxFocalLoss, dict(), "index"),
+    (SigmoidFocalLoss, dict(), "dense"),
+    (SigmoidFocalLoss, dict(param="alpha", start=0.5, end=0.1), "dense"),
+    (TverskyLoss, dict(gamma_start=0.5, gamma_end=2.0), "index"),
+    (UnifiedFocalLoss, dict(start=0.0, end=0.9), "index"),
+]
+
+
+@pytest.mark.filterwarnings("ignore:`torch.jit.script_method` is deprecated")
+@pytest.mark.parametrize("dynamic", [True, None], ids=["dynamic", "automatic"])
+@pytest.mark.parametrize("make, schedule, target", SCHEDULED,
+                         ids=[f"{m.__name__}-{s.get('param', 'gamma')}" for m, s, _ in SCHEDULED])
+def test_a_scheduled_compiled_module_does_not_recompile(make, schedule, target, dynamic):
+    """A schedule changing a float hyper-parameter every step neither breaks the graph nor
+    recompiles: with ``dynamic=True`` one graph serves all 10 steps; by default dynamo
+    compiles the first value as a constant and, when it changes, once more with the value
+    as a symbolic input (its automatic dynamic), then never again."""
+    torch._dynamo.reset()
+    x = torch.randn(4, 3, 5)
+    t = torch.randint(0, 3, (4, 5)) if target == "index" else torch.rand(4, 3, 5)
+    loss = make()
+    scheduler = GammaScheduler(loss, total_steps=10, **schedule)
+    counter = CompileCounter()
+    compiled = torch.compile(loss, backend=counter, fullgraph=True, dynamic=dynamic)
+    try:
+        for _ in range(10):
+            torch.testing.assert_close(compiled(x, t), loss(x, t))
+            scheduler.step()
+    finally:
+        torch._dynamo.reset()
+    assert counter.frame_count == (1 if dynamic else 2)
 
 
 ERRORS = [

@@ -19,7 +19,7 @@ import torch
 from torch import Tensor
 
 from ._tensor import compute_dtype
-from ._tracing import is_traced
+from ._tracing import is_compiling, is_traced
 
 REDUCTIONS = ("none", "mean", "sum")
 #: The modes of the region losses.
@@ -63,9 +63,16 @@ def check_choice(name: str, value: object, choices: Sequence[str]) -> str:
 
 def check_real(name: str, value: object, *, low: float | None = None, high: float | None = None,
                low_open: bool = False, high_open: bool = False) -> float:
-    """Return ``value`` as a float after checking that it is a finite real number in range."""
+    """Return ``value`` as a float after checking that it is a finite real number in range.
+
+    While ``torch.compile`` traces, only the type is checked: the tracer may hold the float as
+    a symbolic graph input (so that a schedule changing it recompiles nothing), whose value no
+    Python branch may read.
+    """
     if isinstance(value, bool) or not isinstance(value, numbers.Real):
         raise TypeError(f"{name} must be a real number; got {_describe(value)}")
+    if is_compiling():
+        return value
     value = float(value)
     if not math.isfinite(value):
         raise ValueError(f"{name} must be finite; got {value}")
@@ -112,11 +119,13 @@ def check_float_tensor(name: str, tensor: object) -> Tensor:
 
 
 def check_same_shape(input: Tensor, target: Tensor, *, target_name: str = "target") -> None:
+    """``target`` must have the shape of ``input`` and live on its device."""
     if input.shape != target.shape:
         raise ValueError(
             f"{target_name} must have the same shape as input {tuple(input.shape)}; "
             f"got {tuple(target.shape)}"
         )
+    check_device(target_name, target, input)
 
 
 def check_broadcastable(name: str, tensor: Tensor, shape: torch.Size) -> None:
@@ -133,7 +142,8 @@ def check_broadcastable(name: str, tensor: Tensor, shape: torch.Size) -> None:
 
 
 def check_device(name: str, tensor: Tensor, input: Tensor) -> None:
-    """A hyper-parameter tensor must live on the device of ``input``."""
+    """A target or hyper-parameter tensor must live on the device of ``input`` (never moved
+    silently: a tensor on another device would be read as garbage or copied every call)."""
     if tensor.device != input.device:
         raise ValueError(f"{name} must be on the device of input ({input.device}); got a tensor "
                          f"on {tensor.device}")
@@ -182,6 +192,7 @@ def as_optional_tensor(name: str, value: object, input: Tensor) -> Tensor | None
     value = check_optional_weight(name, value)
     if value is not None:
         check_broadcastable(name, value, input.shape)
+        check_device(name, value, input)
     return value
 
 
@@ -277,6 +288,7 @@ def check_class_target(input: Tensor, target: object) -> bool:
         )
     if not isinstance(target, Tensor):
         raise TypeError(f"target must be a torch.Tensor; got {type(target).__name__}")
+    check_device("target", target, input)
     if target.is_floating_point():
         check_same_shape(input, target)
         return False
@@ -296,7 +308,7 @@ def check_class_target(input: Tensor, target: object) -> bool:
 
 def check_index_target(input: Tensor, target: object, layout: str = "(N, *)") -> None:
     """``target`` must be a tensor of integer class indices of shape ``(N, *)`` for an
-    ``(N, C, *)`` input (``layout`` names the shape in the message)."""
+    ``(N, C, *)`` input (``layout`` names the shape in the message), on the input's device."""
     if not isinstance(target, Tensor):
         raise TypeError(f"target must be a torch.Tensor; got {type(target).__name__}")
     if target.is_floating_point() or target.is_complex() or target.dtype == torch.bool:
@@ -305,6 +317,7 @@ def check_index_target(input: Tensor, target: object, layout: str = "(N, *)") ->
     if tuple(target.shape) != expected:
         raise ValueError(f"target of class indices must have shape {layout} = {expected} for "
                          f"input {tuple(input.shape)}; got {tuple(target.shape)}")
+    check_device("target", target, input)
 
 
 def class_vector(name: str, value: object, num_classes: int, *, like: Tensor,
@@ -322,6 +335,7 @@ def class_vector(name: str, value: object, num_classes: int, *, like: Tensor,
                           device=like.device)
     if isinstance(value, Tensor):
         check_float_tensor(name, value)
+        check_device(name, value, like)
         vector = value.detach() if not value.requires_grad else value
     elif isinstance(value, Sequence) and not isinstance(value, str):
         vector = torch.as_tensor(list(value), dtype=torch.float64)

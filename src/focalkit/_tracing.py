@@ -16,6 +16,17 @@ def is_compiling() -> bool:
     return torch.compiler.is_compiling()
 
 
+def known_to_be(value: float, constant: float) -> bool:
+    """Whether the float hyper-parameter ``value`` is known here to equal ``constant``.
+
+    In eager mode a comparison. While ``torch.compile`` traces it is always False: the tracer
+    may hold the float as a symbolic graph input, and a Python branch on it would specialise
+    the graph to that value (a recompile whenever a schedule changes it). Only for shortcuts:
+    the general formula must also hold at ``constant``.
+    """
+    return not is_compiling() and value == constant
+
+
 def is_transformed(tensor: Tensor) -> bool:
     """Whether ``tensor`` is wrapped by a ``torch.func`` transform (grad, vmap, jvp)."""
     return torch._C._functorch.is_functorch_wrapped_tensor(tensor)

@@ -20,6 +20,8 @@ from torch import Tensor
 from .. import _dispatch
 from .._checks import (
     as_optional_tensor,
+    check_bool,
+    check_device,
     check_float_tensor,
     check_ignore_index,
     check_real,
@@ -177,8 +179,7 @@ def varifocal_loss(input: Tensor, target: Tensor, *, alpha: float = 0.75, gamma:
     ignore_index, weight = _check_dense(input, target, reduction, ignore_index, weight)
     alpha = check_real("alpha", alpha, low=0.0)
     gamma = check_real("gamma", gamma, low=0.0)
-    if not isinstance(iou_weighted, bool):
-        raise TypeError(f"iou_weighted must be a bool; got {iou_weighted!r}")
+    iou_weighted = check_bool("iou_weighted", iou_weighted)
     options = VarifocalOptions(alpha, gamma, iou_weighted, weight, ignore_index, reduction)
     return _dispatch.route("varifocal_loss", input, target, options)(input, target, options)
 
@@ -252,6 +253,7 @@ def distribution_focal_loss(input: Tensor, target: Tensor, *, reduction: str = "
     if target.shape != input.shape[:-1]:
         raise ValueError(f"target must have the input's shape without its last (bin) "
                          f"dimension, {tuple(input.shape[:-1])}; got {tuple(target.shape)}")
+    check_device("target", target, input)
     check_reduction(reduction)
     ignore_index = check_ignore_index(ignore_index)
     if weight is not None:
@@ -263,6 +265,7 @@ def distribution_focal_loss(input: Tensor, target: Tensor, *, reduction: str = "
         if not fits:
             raise ValueError(f"weight must be broadcastable to the target shape "
                              f"{tuple(target.shape)}; got shape {tuple(weight.shape)}")
+        check_device("weight", weight, input)
     bins = input.shape[-1]
     _check_offsets(target, bins - 1, ignore_index)
     options = DistributionFocalOptions(weight, ignore_index, reduction)

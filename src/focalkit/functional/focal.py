@@ -19,7 +19,6 @@ from .._checks import (
     check_bool,
     check_class_target,
     check_class_values,
-    check_device,
     check_float_tensor,
     check_gamma,
     check_ignore_index,
@@ -215,9 +214,6 @@ def sigmoid_focal_loss(input: Tensor, target: Tensor, *, alpha: float | Tensor |
     epsilon = check_real("epsilon", epsilon, low=-1.0)
     pos_weight = as_optional_tensor("pos_weight", pos_weight, input)
     weight = as_optional_tensor("weight", weight, input)
-    for name, value in (("pos_weight", pos_weight), ("weight", weight)):
-        if value is not None:
-            check_device(name, value, input)
     check_unit_interval("target", target, ignore_index)
     if not from_logits:
         check_unit_interval("input (probabilities, from_logits=False)", input)

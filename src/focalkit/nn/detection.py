@@ -5,7 +5,7 @@ from __future__ import annotations
 from torch import Tensor
 
 from .. import functional as FK
-from .._checks import check_ignore_index, check_real
+from .._checks import check_bool, check_ignore_index, check_real
 from ._base import GammaMixin, LossModule
 from ._registry import register
 
@@ -144,9 +144,7 @@ class VarifocalLoss(GammaMixin, LossModule):
         super().__init__(reduction=reduction)
         self.alpha = check_real("alpha", alpha, low=0.0)
         self.gamma = gamma
-        if not isinstance(iou_weighted, bool):
-            raise TypeError(f"iou_weighted must be a bool; got {iou_weighted!r}")
-        self.iou_weighted = iou_weighted
+        self.iou_weighted = check_bool("iou_weighted", iou_weighted)
         self.weight = weight
         self.ignore_index = check_ignore_index(ignore_index)
 

@@ -51,7 +51,7 @@ class LovaszSoftmaxLoss(nn.Module):
         else:
             check_classes(classes, None)  # the upper bound needs the input
         self.classes = classes
-        self.per_image = per_image
+        self.per_image = check_bool("per_image", per_image)
         self.ignore_index = check_ignore_index(ignore_index)
         self.from_logits = check_bool("from_logits", from_logits)
 
@@ -98,7 +98,7 @@ class LovaszHingeLoss(nn.Module):
 
     def __init__(self, *, per_image: bool = True, ignore_index: int | None = None) -> None:
         super().__init__()
-        self.per_image = per_image
+        self.per_image = check_bool("per_image", per_image)
         self.ignore_index = check_ignore_index(ignore_index)
 
     def extra_repr(self) -> str:

@@ -46,9 +46,9 @@ class _RegionLoss(LossModule):
         self.classes = classes
         self.ignore_index = check_ignore_index(ignore_index) if mode == "multiclass" \
             else check_binary_ignore_index(ignore_index)
-        self.per_image = per_image
-        self.log_loss = log_loss
-        self.sync_dist = sync_dist
+        self.per_image = check_bool("per_image", per_image)
+        self.log_loss = check_bool("log_loss", log_loss)
+        self.sync_dist = check_bool("sync_dist", sync_dist)
         self.intersection = check_choice("intersection", intersection, INTERSECTIONS)
 
     def _options(self) -> dict:

@@ -7,7 +7,14 @@ from collections.abc import Sequence
 from torch import Tensor
 
 from .. import functional as FK
-from .._checks import INTERSECTIONS, REGION_MODES, check_choice, check_ignore_index, check_real
+from .._checks import (
+    INTERSECTIONS,
+    REGION_MODES,
+    check_bool,
+    check_choice,
+    check_ignore_index,
+    check_real,
+)
 from ..functional.generalized_dice import WEIGHTINGS
 from ..functional.unified import UNIFIED_MODES
 from ._base import GammaMixin, LossModule
@@ -65,12 +72,12 @@ class GeneralizedDiceLoss(LossModule):
         super().__init__(reduction=reduction)
         self.mode = check_choice("mode", mode, REGION_MODES)
         self.weighting = check_choice("weighting", weighting, WEIGHTINGS)
-        self.from_logits = from_logits
+        self.from_logits = check_bool("from_logits", from_logits)
         self.smooth = check_real("smooth", smooth, low=0.0)
         self.classes = classes
         self.ignore_index = check_ignore_index(ignore_index)
-        self.per_image = per_image
-        self.sync_dist = sync_dist
+        self.per_image = check_bool("per_image", per_image)
+        self.sync_dist = check_bool("sync_dist", sync_dist)
         self.intersection = check_choice("intersection", intersection, INTERSECTIONS)
 
     def forward(self, input: Tensor, target: Tensor) -> Tensor:
@@ -136,11 +143,11 @@ class UnifiedFocalLoss(GammaMixin, LossModule):
         self.delta = check_real("delta", delta, low=0.0, high=1.0)
         self.gamma = check_real("gamma", gamma, low=0.0, high=1.0)
         self.background = background
-        self.from_logits = from_logits
+        self.from_logits = check_bool("from_logits", from_logits)
         self.smooth = check_real("smooth", smooth, low=0.0)
         self.eps = check_real("eps", eps, low=0.0, low_open=True)
         self.ignore_index = check_ignore_index(ignore_index)
-        self.per_image = per_image
+        self.per_image = check_bool("per_image", per_image)
 
     def forward(self, input: Tensor, target: Tensor) -> Tensor:
         return FK.unified_focal_loss(

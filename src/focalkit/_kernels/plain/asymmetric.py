@@ -7,6 +7,7 @@ import torch.nn.functional as F
 from torch import Tensor
 
 from ..._tensor import compute_dtype, mask_and_reduce, mask_ignored
+from ..._tracing import known_to_be
 from ..options import AsymmetricOptions
 from .focal import power, power_minus_one
 
@@ -39,7 +40,7 @@ def asymmetric_terms(x: Tensor, y: Tensor, gamma_pos: float, gamma_neg: float, c
     p = torch.exp(log_p)
     log_q = log_p - x
     q = torch.exp(log_q)
-    if clip > 0.0:
+    if not known_to_be(clip, 0.0):
         shifted = torch.clamp_min(p - clip, 0.0)
         log_rest = torch.log(torch.clamp_max(q + clip, 1.0))
     else:
@@ -57,7 +58,7 @@ def asymmetric_terms(x: Tensor, y: Tensor, gamma_pos: float, gamma_neg: float, c
     else:
         d_pos = pos_factor * torch.addcmul(q, p, log_p, value=-gamma_pos)
     pq = p * q
-    if clip > 0.0:
+    if not known_to_be(clip, 0.0):
         ratio = pq / (q + clip)
         if neg_factor is None:
             # Below the margin B is constant; with gamma_neg > 0 its factor is 0 there.
@@ -65,7 +66,7 @@ def asymmetric_terms(x: Tensor, y: Tensor, gamma_pos: float, gamma_neg: float, c
     else:
         ratio = p
     d_neg = -ratio if neg_factor is None else -(neg_factor * ratio)
-    if gamma_neg != 0.0:
+    if not known_to_be(gamma_neg, 0.0):
         lower = power_minus_one(shifted, gamma_neg)
         slope = pq * log_rest if lower is None else lower * pq * log_rest
         d_neg = torch.add(d_neg, slope, alpha=gamma_neg)

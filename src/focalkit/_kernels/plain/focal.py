@@ -11,6 +11,7 @@ import torch
 from torch import Tensor
 
 from ..._tensor import compute_dtype, ignore_mask, mask_ignored, reduce
+from ..._tracing import is_compiling, known_to_be
 from ..options import FocalModulationOptions, SigmoidFocalOptions, SoftmaxFocalOptions
 
 
@@ -20,21 +21,31 @@ def alpha_factor(alpha: float | Tensor, y: Tensor) -> Tensor:
 
 
 def pow_gamma(base: Tensor, gamma: float) -> Tensor:
-    """``base ** gamma`` for ``base >= 0`` whose gradient stays finite at ``base = 0``.
+    r"""``base ** gamma`` for ``base >= 0`` whose gradient stays finite at ``base = 0``.
 
     For ``0 < gamma < 1`` the derivative ``gamma * base**(gamma - 1)`` is infinite at 0; in the
     losses it is always multiplied by a factor that vanishes there, so the limit of the product
     is 0. The double ``where`` keeps autograd from forming ``0 * inf``.
+
+    While ``torch.compile`` traces, no branch reads ``gamma`` (see
+    :func:`~focalkit._tracing.known_to_be`): one form for every ``gamma >= 0``, whose value
+    at ``base = 0`` is :math:`0^\gamma` and whose slope there is that of the branches (1 for
+    ``gamma = 1``, else 0).
     """
-    if gamma == 0.0:
+    if known_to_be(gamma, 0.0):
         return torch.ones_like(base)
-    if gamma == 1.0:
+    if known_to_be(gamma, 1.0):
         return base
-    if gamma == 2.0:
+    if known_to_be(gamma, 2.0):
         return base * base
+    positive = base != 0  # NaN stays NaN
+    if is_compiling():
+        zero = torch.zeros((), dtype=base.dtype, device=base.device)
+        slope = zero.pow((gamma - 1.0) * (gamma - 1.0))  # 1 for gamma = 1, else 0
+        at_zero = zero.pow(gamma) + (base - base.detach()) * slope
+        return torch.where(positive, torch.where(positive, base, 1.0).pow(gamma), at_zero)
     if gamma >= 1.0:
         return base.pow(gamma)
-    positive = base > 0
     return torch.where(positive, torch.where(positive, base, 1.0).pow(gamma), 0.0)
 
 
@@ -44,13 +55,18 @@ def pow_gamma_minus_one(base: Tensor, gamma: float) -> Tensor:
     Only used inside ``gamma * base**(gamma - 1) * h`` with ``h`` vanishing at least as fast as
     ``base``, whose limit at ``base = 0`` is 0.
     """
-    if gamma == 1.0:
+    if known_to_be(gamma, 1.0):
         return torch.ones_like(base)
-    if gamma == 2.0:
+    if known_to_be(gamma, 2.0):
         return base
+    positive = base != 0  # NaN stays NaN
+    if is_compiling():
+        zero = torch.zeros((), dtype=base.dtype, device=base.device)
+        at_zero = zero.pow((gamma - 1.0) * (gamma - 1.0))  # 1 for gamma = 1, else 0
+        return torch.where(positive, torch.where(positive, base, 1.0).pow(gamma - 1.0),
+                           at_zero)
     if gamma > 1.0:
         return base.pow(gamma - 1.0)
-    positive = base > 0
     return torch.where(positive, torch.where(positive, base, 1.0).pow(gamma - 1.0), 0.0)
 
 
@@ -125,7 +141,7 @@ def sigmoid_focal_terms(x: Tensor, y: Tensor, alpha: float | Tensor | None, gamm
     if not with_grad:
         return loss, None
     grad = mod * dbce
-    if gamma != 0.0:
+    if not known_to_be(gamma, 0.0):
         grad = grad + gamma * pow_gamma_minus_one(m, gamma) * (1.0 - 2.0 * y) * (p * q) * bce
     if scale is not None:
         grad = grad * scale
@@ -148,7 +164,7 @@ def focal_index_terms(log_pt: Tensor, alpha_t: Tensor | None, gamma: float,
     :math:`p_t \log p_t \to 0`; autograd's gradient of the loss has the same limit.
     """
     finite = None
-    if gamma != 0.0:
+    if not known_to_be(gamma, 0.0):
         # The focal factor from a finite stand-in; the limit where log p_t = -inf.
         finite = log_pt > float("-inf")
         safe = torch.where(finite, log_pt, -1.0)
@@ -164,7 +180,7 @@ def focal_index_terms(log_pt: Tensor, alpha_t: Tensor | None, gamma: float,
     if not with_grad:
         return loss, None
     coeff = mod
-    if gamma != 0.0:
+    if finite is not None:
         coeff = coeff - gamma * pow_gamma_minus_one(m, gamma) * torch.exp(safe) * safe
         coeff = torch.where(finite, coeff, 1.0)
     if alpha_t is not None:
@@ -196,9 +212,9 @@ def power(base: Tensor, gamma: float) -> Tensor | None:
     Small integer powers are products (``pow`` with a general exponent costs as much as ten
     multiplications on CPU); the others keep a finite gradient at 0 as ``pow_gamma`` does.
     """
-    if gamma == 0.0:
+    if known_to_be(gamma, 0.0):
         return None
-    if gamma in (1.0, 2.0, 3.0, 4.0):
+    if not is_compiling() and gamma in (1.0, 2.0, 3.0, 4.0):
         square = base * base if gamma > 1.0 else base
         return square * square if gamma == 4.0 else square * base if gamma == 3.0 else square
     return pow_gamma(base, gamma)
@@ -206,7 +222,7 @@ def power(base: Tensor, gamma: float) -> Tensor | None:
 
 def power_minus_one(base: Tensor, gamma: float) -> Tensor | None:
     """``base ** (gamma - 1)``, 0 where ``base = 0`` and ``gamma < 1``; None when it is 1."""
-    if gamma.is_integer() and gamma >= 1.0:
+    if not is_compiling() and gamma.is_integer() and gamma >= 1.0:
         return power(base, gamma - 1.0)
     return pow_gamma_minus_one(base, gamma)
 
@@ -253,11 +269,11 @@ def softmax_focal_loss(input: Tensor, target: Tensor, options: SoftmaxFocalOptio
             x = torch.where(valid.unsqueeze(1), x, 0.0)
             count = valid.sum()
         log_p = torch.log_softmax(x, dim=1)
-        if label_smoothing == 0.0:
+        if known_to_be(label_smoothing, 0.0):
             log_pt = log_p.gather(1, t.unsqueeze(1)).squeeze(1)
             alpha_t = None if alpha is None else alpha.to(dtype)[t]
             loss, _ = focal_index_terms(log_pt, alpha_t, gamma, False)
-            if epsilon != 0.0:
+            if not known_to_be(epsilon, 0.0):
                 loss = loss + poly_term(-torch.expm1(log_pt), gamma, epsilon, alpha_t)
         else:
             q = torch.zeros_like(log_p).scatter_(1, t.unsqueeze(1), 1.0)
@@ -267,7 +283,7 @@ def softmax_focal_loss(input: Tensor, target: Tensor, options: SoftmaxFocalOptio
             loss = torch.where(valid, loss, 0.0)
     else:
         q = target.to(dtype)
-        if label_smoothing != 0.0:
+        if not known_to_be(label_smoothing, 0.0):
             q = q * (1.0 - label_smoothing) + label_smoothing / c
         loss = class_sum(torch.log_softmax(x, dim=1), q, alpha_c, gamma, epsilon)
     return reduce(loss, reduction, count).to(input.dtype)
@@ -281,7 +297,7 @@ def class_sum(log_p: Tensor, q: Tensor, alpha_c: Tensor | None, gamma: float,
     A class without target mass adds nothing, even where :math:`\log p_c = -\infty`.
     """
     term, _ = focal_index_terms(log_p, alpha_c, gamma, False)
-    if epsilon != 0.0:
+    if not known_to_be(epsilon, 0.0):
         term = term + poly_term(-torch.expm1(log_p), gamma, epsilon, alpha_c)
     return (torch.where(q > 0, term, 0.0) * q).sum(dim=1)
 
@@ -308,7 +324,7 @@ def sigmoid_focal_loss(input: Tensor, target: Tensor, options: SigmoidFocalOptio
         loss, _ = sigmoid_focal_terms(x, y, alpha, gamma, pos_weight, weight, False)
     else:
         loss = sigmoid_focal_probs(x, y, alpha, gamma, pos_weight, weight)
-    if epsilon != 0.0:
+    if not known_to_be(epsilon, 0.0):
         p, q = (torch.sigmoid(x), torch.sigmoid(-x)) if from_logits else (x, 1.0 - x)
         alpha_t = None if alpha is None else alpha_factor(alpha, y)
         loss = loss + poly_term(torch.lerp(p, q, y), gamma, epsilon, alpha_t, weight)

@@ -7,6 +7,7 @@ import torch.nn.functional as F
 from torch import Tensor
 
 from ..._tensor import compute_dtype, ignore_mask, reduce, weighted_mean
+from ..._tracing import known_to_be
 from ..options import LDAMOptions, LogitAdjustedOptions
 
 
@@ -27,14 +28,28 @@ def cross_entropy(logits: Tensor, target: Tensor, weight: Tensor | None,
     """Cross-entropy of already shifted logits, with focalkit's empty-mean rule.
 
     The mean of class-index targets divides by the summed weights of the kept positions
-    (torch's rule), and is 0 rather than NaN when nothing is kept.
+    (torch's rule), and is 0 rather than NaN when nothing is kept. Label smoothing is
+    composed here rather than passed to :func:`torch.nn.functional.cross_entropy`, whose
+    float argument ``torch.compile`` would specialise (a recompile for every new value).
     """
+    smoothing = not known_to_be(label_smoothing, 0.0)
+    c = logits.shape[1]
     if not is_index:
-        return F.cross_entropy(logits, target.to(logits.dtype), weight=weight,
-                               reduction=reduction, label_smoothing=label_smoothing)
+        q = target.to(logits.dtype)
+        if smoothing:
+            q = q * (1.0 - label_smoothing) + label_smoothing / c
+        return F.cross_entropy(logits, q, weight=weight, reduction=reduction)
     index = -100 if ignore_index is None else ignore_index
     loss = F.cross_entropy(logits, target, weight=weight, ignore_index=index,
-                           reduction="none", label_smoothing=label_smoothing)
+                           reduction="none")
+    if smoothing:
+        cost = -torch.log_softmax(logits, dim=1)
+        if weight is not None:
+            cost = cost * class_view(weight, logits.dim())
+        uniform = cost.sum(dim=1) / c
+        if valid is not None:
+            uniform = torch.where(valid, uniform, 0.0)
+        loss = (1.0 - label_smoothing) * loss + label_smoothing * uniform
     if reduction != "mean":
         return reduce(loss, reduction)
     safe = target if valid is None else torch.where(valid, target, 0)

@@ -6,6 +6,7 @@ import torch
 from torch import Tensor
 
 from ..._tensor import compute_dtype, ignore_mask, weighted_mean
+from ..._tracing import known_to_be
 from ..options import Poly1Options
 
 
@@ -27,7 +28,7 @@ def poly1_cross_entropy(input: Tensor, target: Tensor, options: Poly1Options) ->
         w_t = None if weight is None else weight[t]
         if w_t is not None:
             loss = loss * w_t
-        if label_smoothing != 0.0:
+        if not known_to_be(label_smoothing, 0.0):
             cost = -log_p - epsilon * torch.expm1(log_p)
             if w_c is not None:
                 cost = cost * w_c
@@ -41,7 +42,7 @@ def poly1_cross_entropy(input: Tensor, target: Tensor, options: Poly1Options) ->
     else:
         log_p = torch.log_softmax(x, dim=1)
         q = target.to(dtype)
-        if label_smoothing != 0.0:
+        if not known_to_be(label_smoothing, 0.0):
             q = q * (1.0 - label_smoothing) + label_smoothing / c
         if w_c is not None:
             q = q * w_c

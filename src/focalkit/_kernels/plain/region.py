@@ -14,6 +14,7 @@ import torch
 from torch import Tensor
 
 from ..._tensor import compute_dtype, ignore_mask, mask_ignored, reduce
+from ..._tracing import known_to_be
 from ..options import RegionStatsOptions
 from .focal import pow_gamma
 
@@ -132,11 +133,11 @@ def overlap_loss(tp: Tensor, fp: Tensor, fn: Tensor, *, tp_weight: float, alpha:
     score = numerator / denominator.clamp_min(eps)
     score = torch.where((tp + fp) + fn == 0, 1.0, score)
     loss = -torch.log(score.clamp_min(eps)) if log_loss else 1.0 - score
-    if gamma == 0.0:
+    if known_to_be(gamma, 0.0):
         return loss.pow(0.0)  # the constant 1, still attached to the graph (zero gradient)
-    if gamma != 1.0:
-        return pow_gamma(loss, gamma)
-    return loss
+    if known_to_be(gamma, 1.0):
+        return loss
+    return pow_gamma(loss, gamma)
 
 
 def generalized_dice_weights(volume: Tensor, weighting: str) -> Tensor:
@@ -160,8 +161,10 @@ def generalized_dice(tp: Tensor, fp: Tensor, fn: Tensor, *, weighting: str,
     weight = generalized_dice_weights((tp + fn).detach(), weighting)
     numerator = 2.0 * (weight * tp).sum(dim=-1) + smooth
     denominator = (weight * ((2.0 * tp + fp) + fn)).sum(dim=-1) + smooth
-    positive = denominator > 0
-    return 1.0 - torch.where(positive, numerator / torch.where(positive, denominator, 1.0), 1.0)
+    # Nothing in the target nor predicted: a perfect score. Tested as "== 0", not "> 0", so
+    # that a NaN statistic (a NaN input) stays NaN instead of reading as an empty image.
+    empty = denominator == 0
+    return 1.0 - torch.where(empty, 1.0, numerator / torch.where(empty, 1.0, denominator))
 
 
 def unified_focal(x: Tensor, target: Tensor, tp: Tensor, fp: Tensor, fn: Tensor, *,
