@@ -141,10 +141,30 @@ UNIT = ErrorInput(r"target values must lie in \[0, 1\]", inputs=target_shifted(1
 INDICES = ErrorInput(r"target class indices must lie in \[0, 2\]", inputs=target_shifted(3))
 FLOAT_INPUT = ErrorInput("input must be a floating-point tensor", inputs=input_as_int,
                          error=TypeError)
+#: An ignore_index equal to a valid target value (it would drop every target equal to it).
+IGNORE_BINARY = (ErrorInput(r"ignore_index must lie outside \[0, 1\], the range of valid "
+                            r"targets .*; got 0", dict(ignore_index=0)),
+                 ErrorInput(r"ignore_index must lie outside \[0, 1\]", dict(ignore_index=1)))
+
+
+def weights(name):
+    """A NaN, infinite or negative ``name`` (number or tensor) gives a NaN, infinite or
+    negative loss: every element weight is checked like the other hyper-parameters."""
+    return (ErrorInput(f"{name} must be finite; got nan", {name: float("nan")}),
+            ErrorInput(rf"{name} must be in \[0, inf\); got -1", {name: -1.0}),
+            ErrorInput(rf"{name} values must lie in \[0, inf\); got inf",
+                       {name: torch.tensor(float("inf"), dtype=torch.float64)}),
+            ErrorInput(rf"{name} values must lie in \[0, inf\); got nan",
+                       {name: torch.tensor(float("nan"), dtype=torch.float64)}),
+            ErrorInput(rf"{name} values must lie in \[0, inf\); got -0.5",
+                       {name: torch.tensor([-0.5], dtype=torch.float64)}))
+
+
+WEIGHT = weights("weight")
 REGION = (REDUCTION, FLOAT_INPUT,
           ErrorInput("mode must be one of 'multiclass', 'binary', 'multilabel'; got 'foo'",
                      dict(mode="foo")),
-          ErrorInput(r"smooth must be in \[0, inf\]; got -1", dict(smooth=-1.0)),
+          ErrorInput(r"smooth must be in \[0, inf\); got -1", dict(smooth=-1.0)),
           ErrorInput("sync_dist=True .* needs per_image=False",
                      dict(per_image=True, sync_dist=True)))
 
@@ -278,7 +298,8 @@ CASES = [
              dense_binary(), reference=R.sigmoid_focal_loss, variants=REDUCTIONS,
              kernels=BOTH, grads=("input", "target"),
              errors=(REDUCTION, SHAPE, UNIT, FLOAT_INPUT,
-                     ErrorInput(r"gamma must be in \[0, inf\]; got -1", dict(gamma=-1.0)))),
+                     ErrorInput(r"gamma must be in \[0, inf\); got -1", dict(gamma=-1.0)),
+                     *IGNORE_BINARY, *WEIGHT, *weights("pos_weight"))),
     LossCase("sigmoid_focal_weighted", F.sigmoid_focal_loss, focalkit.SigmoidFocalLoss,
              dense_ignored(-1.0),
              dict(alpha=0.3, gamma=1.5, ignore_index=-1, reduction="sum"),
@@ -332,7 +353,7 @@ CASES = [
     LossCase("tversky", F.tversky_loss, focalkit.TverskyLoss, class_index,
              dict(alpha=0.3, beta=0.7, gamma=0.75), reference=R.tversky_loss,
              variants=(dict(gamma=1.0, per_image=True),), kernels=BOTH,
-             errors=REGION + (ErrorInput(r"alpha must be in \[0, inf\]; got -0.1",
+             errors=REGION + (ErrorInput(r"alpha must be in \[0, inf\); got -0.1",
                                          dict(alpha=-0.1)),)),
     LossCase("tversky_binary", F.tversky_loss, focalkit.TverskyLoss, dense_binary(),
              dict(mode="binary"), shape=(2, 1, 4, 5), reference=R.tversky_loss,
@@ -355,6 +376,8 @@ CASES = [
                      ErrorInput(r"weight must be in \[0, 1\]; got 1.5", dict(weight=1.5)),
                      ErrorInput(r"background must lie in \[0, 2\] for 3 classes; got 7",
                                 dict(background=7)),
+                     ErrorInput(r"background must not repeat a class; got \[0, 0\]",
+                                dict(background=[0, 0])),
                      ErrorInput("mode must be one of 'multiclass', 'binary'; got 'multilabel'",
                                 dict(mode="multilabel")))),
     LossCase("unified_focal_binary", F.unified_focal_loss, focalkit.UnifiedFocalLoss,
@@ -411,7 +434,8 @@ CASES = [
              variants=(dict(per_image=False),), kernels=BOTH,
              errors=(FLOAT_INPUT, SHAPE,
                      ErrorInput("target values must be 0 or 1; got 2",
-                                inputs=lambda x, t: (x, t * 2)))),
+                                inputs=lambda x, t: (x, t * 2)),
+                     *IGNORE_BINARY)),
     LossCase("lovasz_hinge_ignored", F.lovasz_hinge_loss, focalkit.LovaszHingeLoss,
              lambda s, d, dev: (_logits(s, d, dev), _ignore(torch.randint(0, 2, s), -1)),
              dict(ignore_index=-1, per_image=False), shape=(2, 4, 5),
@@ -423,8 +447,9 @@ CASES = [
              variants=REDUCTIONS + (dict(clip=0.0),), kernels=BLOCKED,
              errors=(REDUCTION, SHAPE, FLOAT_INPUT,
                      ErrorInput(r"clip must be in \[0, 1\); got 2", dict(clip=2.0)),
-                     ErrorInput(r"gamma_neg must be in \[0, inf\]; got -1",
-                                dict(gamma_neg=-1.0)))),
+                     ErrorInput(r"gamma_neg must be in \[0, inf\); got -1",
+                                dict(gamma_neg=-1.0)),
+                     *IGNORE_BINARY, *WEIGHT)),
     LossCase("asymmetric_ignored", F.asymmetric_loss, focalkit.AsymmetricLoss,
              dense_ignored(-1.0), dict(ignore_index=-1, weight=torch.tensor([1.0, 2.0, 0.5])),
              shape=(4, 3), reference=R.asymmetric_loss, kernels=BLOCKED),
@@ -432,14 +457,16 @@ CASES = [
              dense_binary(), shape=(4, 6), reference=R.quality_focal_loss,
              variants=REDUCTIONS + (dict(beta=0.5),), grads=("input", "target"),
              errors=(REDUCTION, SHAPE, UNIT, FLOAT_INPUT,
-                     ErrorInput(r"beta must be in \[0, inf\]; got -1", dict(beta=-1.0)))),
+                     ErrorInput(r"beta must be in \[0, inf\); got -1", dict(beta=-1.0)),
+                     *IGNORE_BINARY, *WEIGHT)),
     LossCase("varifocal", F.varifocal_loss, focalkit.VarifocalLoss, iou_targets,
              shape=(4, 6), reference=R.varifocal_loss,
              variants=REDUCTIONS + (dict(iou_weighted=False, gamma=1.5),), kernels=BLOCKED,
              errors=(REDUCTION, SHAPE, UNIT, FLOAT_INPUT,
                      ErrorInput("iou_weighted must be a bool; got 1", dict(iou_weighted=1),
                                 error=TypeError),
-                     ErrorInput(r"alpha must be in \[0, inf\]; got -1", dict(alpha=-1.0)))),
+                     ErrorInput(r"alpha must be in \[0, inf\); got -1", dict(alpha=-1.0)),
+                     *IGNORE_BINARY, *WEIGHT)),
     LossCase("distribution_focal", F.distribution_focal_loss, focalkit.DistributionFocalLoss,
              bin_offsets, shape=(3, 4, 6), reference=R.distribution_focal_loss,
              variants=REDUCTIONS, grads=("input", "target"),
@@ -447,15 +474,22 @@ CASES = [
                      ErrorInput("target must have the input's shape without its last",
                                 inputs=lambda x, t: (x, x)),
                      ErrorInput(r"target values must lie in \[0, n_bins - 1\] = \[0, 5\]",
-                                inputs=target_shifted(6.0)))),
+                                inputs=target_shifted(6.0)),
+                     ErrorInput(r"ignore_index must lie outside \[0, n_bins - 1\] = \[0, 5\], "
+                                r"the range of valid targets .*; got 2", dict(ignore_index=2)),
+                     ErrorInput(r"ignore_index must lie outside \[0, n_bins - 1\] = \[0, 5\]",
+                                dict(ignore_index=0)),
+                     *WEIGHT)),
     # Cross-entropy variants -------------------------------------------------------------------
     LossCase("poly1", F.poly1_cross_entropy, focalkit.Poly1CrossEntropyLoss,
              class_index_ignored(-100), dict(epsilon=2.0), reference=R.poly1_cross_entropy,
              variants=REDUCTIONS + (dict(weight=[1.0, 0.5, 2.0], label_smoothing=0.1),),
              errors=(REDUCTION, INDICES, FLOAT_INPUT,
-                     ErrorInput(r"epsilon must be in \[-1, inf\]; got -2", dict(epsilon=-2.0)),
+                     ErrorInput(r"epsilon must be in \[-1, inf\); got -2", dict(epsilon=-2.0)),
                      ErrorInput("weight must have 3 values, one per class; got 1",
-                                dict(weight=[1.0])))),
+                                dict(weight=[1.0])),
+                     ErrorInput(r"weight values must be finite and lie in \[0, inf\); got nan "
+                                r"for class 1", dict(weight=[1.0, float("nan"), 1.0])))),
     LossCase("poly1_probs", F.poly1_cross_entropy, focalkit.Poly1CrossEntropyLoss,
              class_probs, dict(epsilon=-0.5), reference=R.poly1_cross_entropy,
              grads=("input", "target")),
@@ -467,7 +501,10 @@ CASES = [
                      ErrorInput("needs exactly one of class_counts and prior; got both",
                                 dict(prior=[0.2, 0.3, 0.5]), error=TypeError),
                      ErrorInput(r"class_counts values must lie in \[0, inf\); got values in "
-                                r"\[-3, 2\]", dict(class_counts=[1.0, 2.0, -3.0])))),
+                                r"\[-3, 2\]", dict(class_counts=[1.0, 2.0, -3.0])),
+                     ErrorInput(r"class_counts values must be finite and lie in \[0, inf\); "
+                                r"got inf for class 1",
+                                dict(class_counts=[1.0, float("inf"), 2.0])))),
     LossCase("logit_adjusted_prior", F.logit_adjusted_cross_entropy,
              focalkit.LogitAdjustedCrossEntropyLoss, class_probs,
              dict(prior=[0.5, 0.25, 0.25]), reference=R.logit_adjusted_cross_entropy,
@@ -479,9 +516,9 @@ CASES = [
              errors=(REDUCTION, INDICES, FLOAT_INPUT,
                      ErrorInput("class_counts must have 3 values, one per class; got 2",
                                 dict(class_counts=[1.0, 2.0])),
-                     ErrorInput(r"max_margin must be in \(0, inf\]; got -1",
+                     ErrorInput(r"max_margin must be in \(0, inf\); got -1",
                                 dict(max_margin=-1.0)),
-                     ErrorInput(r"scale must be in \(0, inf\]; got 0", dict(scale=0.0)))),
+                     ErrorInput(r"scale must be in \(0, inf\); got 0", dict(scale=0.0)))),
 ]
 
 #: The rows by name.

@@ -59,14 +59,14 @@ def test_demo_without_name_is_classify():
     (["demo", "--epochs", "0"], "--epochs: expected a positive integer"),
     (["demo", "--epochs", "two"], "--epochs: expected a positive integer"),
     (["demo", "--losses", "ce,nope"], "unknown loss 'nope'"),
-    (["demo", "--imbalance", "0.5"], "--imbalance: expected a number in [1, inf]"),
+    (["demo", "--imbalance", "0.5"], "--imbalance: expected a number in [1, inf)"),
     (["demo", "--beta", "1"], "--beta: expected a number in [0, 1)"),
     (["demo", "--dataset", "cifar"], "--dataset: invalid choice"),
     (["demo", "--no-such-option"], "unrecognized arguments"),
     (["demo", "segment", "--size", "8"], "--size: expected an integer in [16, 1024]"),
     (["demo", "detect", "--steps", "-1"], "--steps: expected a positive integer"),
     (["demo", "segment", "--threads", "0"], "--threads: expected a positive integer"),
-    (["plot", "curves", "--gammas", "-1"], "--gammas: expected a number in [0, inf]"),
+    (["plot", "curves", "--gammas", "-1"], "--gammas: expected a number in [0, inf)"),
     (["plot", "schedule", "--schedule", "exp"], "--schedule: invalid choice"),
 ])
 def test_bad_options_exit_2_with_one_line_reason(argv, reason, capsys):

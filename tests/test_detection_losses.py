@@ -297,7 +297,7 @@ ERRORS = [
      r"target must have the same shape as input \(2, 3\); got \(3, 2\)"),
     (dense(quality_focal_loss, target=torch.full((2, 3), 1.2)), ValueError,
      r"target values must lie in \[0, 1\]; got values in \[1\.2, 1\.2\]"),
-    (dense(quality_focal_loss, beta=-1.0), ValueError, r"beta must be in \[0, inf\]; got -1"),
+    (dense(quality_focal_loss, beta=-1.0), ValueError, r"beta must be in \[0, inf\); got -1"),
     (dense(quality_focal_loss, beta="2"), TypeError, r"beta must be a real number; got '2'"),
     (dense(quality_focal_loss, target=torch.zeros(2, 3, dtype=torch.long)), TypeError,
      r"target must be a floating-point tensor .*; got dtype torch\.int64"),
@@ -305,7 +305,7 @@ ERRORS = [
      r"input must be a floating-point tensor .*; got dtype torch\.int32"),
     (dense(varifocal_loss, target=torch.full((2, 3), -0.5)), ValueError,
      r"target values must lie in \[0, 1\]; got values in \[-0\.5, -0\.5\]"),
-    (dense(varifocal_loss, alpha=-0.75), ValueError, r"alpha must be in \[0, inf\]; got -0\.75"),
+    (dense(varifocal_loss, alpha=-0.75), ValueError, r"alpha must be in \[0, inf\); got -0\.75"),
     (dense(varifocal_loss, gamma=float("nan")), ValueError, r"gamma must be finite; got nan"),
     (dense(varifocal_loss, iou_weighted=1), TypeError, r"iou_weighted must be a bool; got 1"),
     (dense(varifocal_loss, reduction="avg"), ValueError,
@@ -329,7 +329,7 @@ ERRORS = [
      r"target must be a floating-point tensor .*; got dtype torch\.int64"),
     (dfl(weight=torch.ones(3)), ValueError,
      r"weight must be broadcastable to the target shape \(2, 4\); got shape \(3,\)"),
-    (lambda: VarifocalLoss(gamma=-1.0), ValueError, r"gamma must be in \[0, inf\]; got -1"),
+    (lambda: VarifocalLoss(gamma=-1.0), ValueError, r"gamma must be in \[0, inf\); got -1"),
     (lambda: QualityFocalLoss(beta=None), TypeError, r"beta must be a real number; got None"),
 ]
 

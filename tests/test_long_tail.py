@@ -159,7 +159,7 @@ ERRORS = [
     (lambda x, t: logit_adjusted_cross_entropy(x, t, prior=[0.5, -0.1, 0.3, 0.3]),
      ValueError, r"prior values must lie in \[0, inf\)"),
     (lambda x, t: logit_adjusted_cross_entropy(x, t, class_counts=COUNTS, tau=-1.0),
-     ValueError, r"tau must be in \[0, inf\]; got -1"),
+     ValueError, r"tau must be in \[0, inf\); got -1"),
     (lambda x, t: logit_adjusted_cross_entropy(x, t.float(), class_counts=COUNTS),
      ValueError, r"target must have the same shape as input"),
     (lambda x, t: logit_adjusted_cross_entropy(x, t + 4, class_counts=COUNTS), ValueError,
@@ -169,9 +169,9 @@ ERRORS = [
     (lambda x, t: ldam_loss(x, torch.rand_like(x), class_counts=COUNTS), TypeError,
      r"ldam_loss needs class-index targets"),
     (lambda x, t: ldam_loss(x, t, class_counts=COUNTS, scale=0.0), ValueError,
-     r"scale must be in \(0, inf\]; got 0"),
+     r"scale must be in \(0, inf\); got 0"),
     (lambda x, t: ldam_loss(x, t, class_counts=COUNTS, max_margin=-0.5), ValueError,
-     r"max_margin must be in \(0, inf\]; got -0\.5"),
+     r"max_margin must be in \(0, inf\); got -0\.5"),
     (lambda x, t: ldam_loss(x.long(), t, class_counts=COUNTS), TypeError,
      r"input must be a floating-point tensor"),
     (lambda x, t: ldam_margins([[1, 2]]), ValueError,
@@ -192,3 +192,55 @@ def test_errors(call, error, match):
     x, t = data()
     with pytest.raises(error, match=match):
         call(x, t)
+
+
+# ---------------------------------------------------------------------------------------------
+# Class counts: integer tensors, and exact under module dtype casts
+# ---------------------------------------------------------------------------------------------
+
+LONG_TAIL_MODULES = [LogitAdjustedCrossEntropyLoss, LDAMLoss]
+
+
+@pytest.mark.parametrize("cast", ["half", "bfloat16", "float", "double"])
+@pytest.mark.parametrize("make", LONG_TAIL_MODULES)
+def test_module_dtype_casts_keep_the_counts_exact(make, cast):
+    counts = [100000, 5003, 10, 1]
+    module = getattr(make(class_counts=counts), cast)()
+    assert module.class_counts.dtype == torch.float64
+    assert module.class_counts.tolist() == counts
+    dtype = {"half": torch.float16, "bfloat16": torch.bfloat16, "float": torch.float32,
+             "double": torch.float64}[cast]
+    x, t = data(dtype=dtype)
+    function = logit_adjusted_cross_entropy if make is LogitAdjustedCrossEntropyLoss \
+        else ldam_loss
+    assert torch.equal(module(x, t), function(x, t, class_counts=counts))
+    assert module.to(torch.bfloat16).state_dict()["class_counts"].tolist() == counts
+
+
+def test_module_dtype_casts_keep_the_prior_exact():
+    prior = [0.7, 0.2999, 1e-4, 1e-8]
+    module = LogitAdjustedCrossEntropyLoss(prior=prior).bfloat16()
+    assert module.prior.dtype == torch.float64 and module.prior.tolist() == prior
+
+
+@pytest.mark.parametrize("make", LONG_TAIL_MODULES)
+def test_infinite_counts_are_named_without_a_contradiction(make):
+    with pytest.raises(ValueError, match=r"class_counts values must be finite and lie in "
+                                         r"\[0, inf\); got inf for class 1"):
+        make(class_counts=[10.0, float("inf"), 1.0])
+
+
+@pytest.mark.parametrize("dtype", [torch.int64, torch.int32, torch.uint8])
+def test_integer_counts_are_accepted_everywhere(dtype):
+    x, t = data()
+    counts = torch.bincount(t.flatten(), minlength=4) + 1
+    assert not counts.is_floating_point()
+    integer, real = counts.to(dtype), counts.double()
+    for function in (logit_adjusted_cross_entropy, ldam_loss):
+        assert torch.equal(function(x, t, class_counts=integer),
+                           function(x, t, class_counts=real))
+    assert torch.equal(logit_adjusted_cross_entropy(x, t, prior=integer),
+                       logit_adjusted_cross_entropy(x, t, prior=real))
+    assert torch.equal(ldam_margins(integer), ldam_margins(real))
+    for make in LONG_TAIL_MODULES:
+        assert torch.equal(make(class_counts=integer)(x, t), make(class_counts=real)(x, t))

@@ -244,7 +244,7 @@ def test_large_logits_stay_finite():
 
 
 HINGE_OPTIONS = [{}, {"per_image": False}, {"ignore_index": 255},
-                 {"ignore_index": 0, "per_image": False}]
+                 {"ignore_index": -1, "per_image": False}]
 
 
 @pytest.mark.parametrize("spatial", [(5, 6), (1, 3, 2, 4)], ids=["2d", "3d"])

@@ -159,7 +159,7 @@ def test_gamma_is_settable_and_validated(make):
     module = make()
     module.gamma = 3
     assert module.gamma == 3.0 and isinstance(module.gamma, float)
-    with pytest.raises(ValueError, match=r"gamma must be in \[0, inf\]; got -1"):
+    with pytest.raises(ValueError, match=r"gamma must be in \[0, inf\); got -1"):
         module.gamma = -1
     assert module.gamma == 3.0
 
@@ -338,3 +338,46 @@ def test_wrapper_moves_with_the_wrapped_module():
 def test_modules_check_hyper_parameters_at_construction(build, error, match):
     with pytest.raises(error, match=match):
         build()
+
+
+# ---------------------------------------------------------------------------------------------
+# Element weights and binary ignore indices are checked at construction
+# ---------------------------------------------------------------------------------------------
+
+WEIGHTED_MODULES = [(focalkit.AsymmetricLoss, ("weight",)),
+                    (focalkit.QualityFocalLoss, ("weight",)),
+                    (focalkit.VarifocalLoss, ("weight",)),
+                    (focalkit.DistributionFocalLoss, ("weight",)),
+                    (SigmoidFocalLoss, ("weight", "pos_weight"))]
+
+
+@pytest.mark.parametrize("make, names", WEIGHTED_MODULES, ids=lambda v: getattr(v, "__name__", ""))
+def test_repr_shows_tensor_weights(make, names):
+    text = repr(make(**{name: torch.ones(3) for name in names}))
+    for name in names:
+        assert f"{name}=tensor(shape=(3,))" in text
+    assert "pos_weight=tensor(shape=(3,))" in repr(FocalLoss("binary", pos_weight=torch.ones(3)))
+
+
+BAD_WEIGHTS = [(-1.0, r"must be in \[0, inf\); got -1"), (float("nan"), "must be finite; got nan"),
+               (torch.tensor([1.0, float("inf")]), r"values must lie in \[0, inf\); got inf"),
+               (torch.tensor([float("nan")]), r"values must lie in \[0, inf\); got nan"),
+               (torch.tensor([-0.5, 1.0]), r"values must lie in \[0, inf\); got -0.5")]
+
+
+@pytest.mark.parametrize("value, match", BAD_WEIGHTS)
+@pytest.mark.parametrize("make, names", WEIGHTED_MODULES, ids=lambda v: getattr(v, "__name__", ""))
+def test_modules_reject_nan_infinite_and_negative_weights(make, names, value, match):
+    for name in names:
+        with pytest.raises(ValueError, match=f"{name} {match}"):
+            make(**{name: value})
+
+
+@pytest.mark.parametrize("make", [focalkit.AsymmetricLoss, focalkit.QualityFocalLoss,
+                                  focalkit.VarifocalLoss, focalkit.LovaszHingeLoss,
+                                  SigmoidFocalLoss])
+@pytest.mark.parametrize("ignore_index", [0, 1])
+def test_binary_target_modules_reject_a_valid_target_as_ignore_index(make, ignore_index):
+    with pytest.raises(ValueError, match=r"ignore_index must lie outside \[0, 1\], the range of "
+                                         rf"valid targets .*; got {ignore_index}"):
+        make(ignore_index=ignore_index)

@@ -129,7 +129,7 @@ ERRORS = [
      r"target class indices must lie in \[0, 2\] or equal ignore_index=-100; got 3"),
     (poly(target=torch.full((4, 3), 2.0)), ValueError,
      r"target values must lie in \[0, 1\]; got values in \[2, 2\]"),
-    (poly(epsilon=-2.0), ValueError, r"epsilon must be in \[-1, inf\]; got -2"),
+    (poly(epsilon=-2.0), ValueError, r"epsilon must be in \[-1, inf\); got -2"),
     (poly(epsilon="1"), TypeError, r"epsilon must be a real number; got '1'"),
     (poly(weight=[1.0, 2.0]), ValueError, r"weight must have 3 values, one per class; got 2"),
     (poly(weight=torch.tensor([1.0, -1.0, 1.0])), ValueError,

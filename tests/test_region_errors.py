@@ -71,8 +71,8 @@ ERROR_CASES = [
     ("repeated classes", dict(classes=[1, 1]), ValueError, "must not repeat"),
     ("float classes", dict(classes=[0.5]), TypeError, "integer class indices"),
     ("string classes", dict(classes="all"), TypeError, "sequence of class indices"),
-    ("negative smooth", dict(smooth=-1.0), ValueError, r"smooth must be in \[0, inf\]"),
-    ("zero eps", dict(eps=0.0), ValueError, r"eps must be in \(0, inf\]"),
+    ("negative smooth", dict(smooth=-1.0), ValueError, r"smooth must be in \[0, inf\)"),
+    ("zero eps", dict(eps=0.0), ValueError, r"eps must be in \(0, inf\)"),
     ("string smooth", dict(smooth="1"), TypeError, "smooth must be a real number"),
     ("float ignore_index", dict(ignore_index=1.5), TypeError, "ignore_index must be an int"),
     ("sync_dist with per_image", dict(sync_dist=True, per_image=True), ValueError,
@@ -100,9 +100,9 @@ def test_error_table(fn, case):
 
 
 @pytest.mark.parametrize("kwargs,error,match", [
-    (dict(alpha=-0.1), ValueError, r"alpha must be in \[0, inf\]"),
+    (dict(alpha=-0.1), ValueError, r"alpha must be in \[0, inf\)"),
     (dict(beta=float("nan")), ValueError, "beta must be finite"),
-    (dict(gamma=-1.0), ValueError, r"gamma must be in \[0, inf\]"),
+    (dict(gamma=-1.0), ValueError, r"gamma must be in \[0, inf\)"),
 ])
 def test_tversky_errors(kwargs, error, match):
     with pytest.raises(error, match=match):

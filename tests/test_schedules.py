@@ -144,7 +144,7 @@ ERRORS = [
     (lambda: GammaScheduler(SoftmaxFocalLoss(), schedule="deferred", end=1.0), ValueError,
      r"total_steps must be a positive int for schedule 'deferred'; got None"),
     (lambda: GammaScheduler(SoftmaxFocalLoss(), start=-1.0, total_steps=2), ValueError,
-     r"gamma must be in \[0, inf\]; got -1"),
+     r"gamma must be in \[0, inf\); got -1"),
     (lambda: GammaScheduler(SoftmaxFocalLoss(), param=""), TypeError,
      r"param must be the name of an attribute of the loss"),
 ]
@@ -154,3 +154,57 @@ ERRORS = [
 def test_errors(call, error, match):
     with pytest.raises(error, match=match):
         call()
+
+
+# ---------------------------------------------------------------------------------------------
+# Every value a schedule will set is checked at construction
+# ---------------------------------------------------------------------------------------------
+
+BAD_SCHEDULES = [
+    (lambda: GammaScheduler(SoftmaxFocalLoss(gamma=2.0), schedule="deferred", total_steps=2),
+     TypeError, r"end=None is not a valid gamma for SoftmaxFocalLoss: gamma must be a real "
+                r"number; got None"),
+    (lambda: GammaScheduler(UnifiedFocalLoss(), end=2.0, total_steps=4), ValueError,
+     r"end=2.0 is not a valid gamma for UnifiedFocalLoss: gamma must be in \[0, 1\]; got 2"),
+    (lambda: GammaScheduler(UnifiedFocalLoss(), start=1.5, end=0.5, total_steps=4), ValueError,
+     r"start=1.5 is not a valid gamma for UnifiedFocalLoss: gamma must be in \[0, 1\]"),
+    (lambda: GammaScheduler(UnifiedFocalLoss(), param="delta", start=0.5, end=1.5,
+                            total_steps=4), ValueError,
+     r"end=1.5 is not a valid delta for UnifiedFocalLoss: delta must be in \[0, 1\]; got 1.5"),
+    (lambda: GammaScheduler(TverskyLoss(), param="alpha", schedule="constant", end=-1.0),
+     ValueError, r"end=-1.0 is not a valid alpha for TverskyLoss: alpha must be in \[0, inf\)"),
+    (lambda: GammaScheduler(LDAMLoss(class_counts=[100, 10, 1]), param="weight",
+                            schedule="deferred", start=None, end=torch.tensor([1.0, -1.0, 2.0]),
+                            total_steps=2), ValueError,
+     r"end=tensor\(shape=\(3,\)\) is not a valid weight for LDAMLoss: weight values must lie "
+     r"in \[0, inf\)"),
+    (lambda: GammaScheduler(SigmoidFocalLoss(), param="alpha", start=0.25, end=1.5,
+                            schedule="cosine", total_steps=3), ValueError,
+     r"end=1.5 is not a valid alpha for SigmoidFocalLoss: alpha must be in \[0, 1\]; got 1.5"),
+]
+
+
+@pytest.mark.parametrize("make, error, match", BAD_SCHEDULES)
+def test_a_schedule_the_loss_cannot_take_fails_at_construction(make, error, match):
+    with pytest.raises(error, match=match):
+        make()
+
+
+def test_a_rejected_schedule_leaves_the_loss_as_it_was():
+    loss = UnifiedFocalLoss(gamma=0.25)
+    with pytest.raises(ValueError):
+        GammaScheduler(loss, end=2.0, total_steps=4)
+    assert loss.gamma == 0.25
+
+
+def test_every_loss_module_can_be_checked_by_its_constructor():
+    """The check rebuilds the loss from its attributes: every loss of the table allows it."""
+    from loss_cases import CASES
+
+    from focalkit.schedules import _constructor_arguments
+
+    for case in CASES:
+        module = case.make_module()
+        arguments = _constructor_arguments(module)
+        assert arguments is not None, case.name
+        type(module)(**arguments)

@@ -80,7 +80,7 @@ def check_real(name: str, value: object, *, low: float | None = None, high: floa
     too_high = high is not None and (value >= high if high_open else value > high)
     if too_low or too_high:
         left = "(" if low_open else "["
-        right = ")" if high_open else "]"
+        right = ")" if high_open or high is None else "]"  # inf itself is rejected above
         lo = "-inf" if low is None else f"{low:g}"
         hi = "inf" if high is None else f"{high:g}"
         raise ValueError(f"{name} must be in {left}{lo}, {hi}{right}; got {value:g}")
@@ -128,7 +128,8 @@ def check_same_shape(input: Tensor, target: Tensor, *, target_name: str = "targe
     check_device(target_name, target, input)
 
 
-def check_broadcastable(name: str, tensor: Tensor, shape: torch.Size) -> None:
+def check_broadcastable(name: str, tensor: Tensor, shape: torch.Size, *,
+                        of: str = "input") -> None:
     """``tensor`` must broadcast to ``shape`` without changing it (never the other way round)."""
     try:
         result = torch.broadcast_shapes(tensor.shape, shape)
@@ -136,7 +137,7 @@ def check_broadcastable(name: str, tensor: Tensor, shape: torch.Size) -> None:
         result = None
     if result != shape:
         raise ValueError(
-            f"{name} must be broadcastable to the input shape {tuple(shape)}; "
+            f"{name} must be broadcastable to the {of} shape {tuple(shape)}; "
             f"got shape {tuple(tensor.shape)}"
         )
 
@@ -168,12 +169,32 @@ def check_unit_alpha(alpha: object, input: Tensor | None = None) -> float | Tens
 
 
 def check_optional_weight(name: str, value: object) -> float | Tensor | None:
-    """A ``weight`` / ``pos_weight``: None, a real number, or a floating-point tensor."""
-    if value is None or isinstance(value, Tensor):
-        return None if value is None else check_float_tensor(name, value)
+    """A ``weight`` / ``pos_weight``: None, a real number or a floating-point tensor, finite
+    and non-negative (a NaN, infinite or negative weight gives a NaN, infinite or negative
+    loss)."""
+    if value is None:
+        return None
+    if isinstance(value, Tensor):
+        check_float_tensor(name, value)
+        check_weight_values(name, value)
+        return value
     if isinstance(value, numbers.Real) and not isinstance(value, bool):
-        return check_real(name, value)
+        return check_real(name, value, low=0.0)
     raise TypeError(f"{name} must be a tensor, a number or None; got {type(value).__name__}")
+
+
+def check_weight_values(name: str, tensor: Tensor) -> None:
+    """Values of a weight tensor must be finite and non-negative."""
+    how = value_checks(tensor)
+    if how is None:
+        return
+    values = tensor.detach()
+    ok = (values >= 0) & torch.isfinite(values)
+    if how == "device":
+        _assert_on_device(ok, f"{name} values must lie in [0, inf)")
+    elif not bool(ok.all()):
+        bad = float(values[~ok][0])
+        raise ValueError(f"{name} values must lie in [0, inf); got {bad:g}")
 
 
 def check_ignore_index(ignore_index: object) -> int | None:
@@ -184,14 +205,16 @@ def check_ignore_index(ignore_index: object) -> int | None:
     return int(ignore_index)
 
 
-def as_optional_tensor(name: str, value: object, input: Tensor) -> Tensor | None:
-    """A ``weight`` / ``pos_weight`` for ``input``: a number becomes a 0-d tensor of the
-    input's compute dtype and device; a tensor must be floating point and broadcast to it."""
-    if isinstance(value, numbers.Real) and not isinstance(value, bool):
-        return torch.tensor(float(value), dtype=compute_dtype(input), device=input.device)
+def as_optional_tensor(name: str, value: object, input: Tensor, *,
+                       shape: torch.Size | None = None, of: str = "input") -> Tensor | None:
+    """A ``weight`` / ``pos_weight`` for ``input`` (see :func:`check_optional_weight`): a
+    number becomes a 0-d tensor of the input's compute dtype and device; a tensor must be
+    floating point and broadcast to ``shape`` (default: the input's; ``of`` names it)."""
     value = check_optional_weight(name, value)
+    if isinstance(value, float):
+        return torch.tensor(value, dtype=compute_dtype(input), device=input.device)
     if value is not None:
-        check_broadcastable(name, value, input.shape)
+        check_broadcastable(name, value, input.shape if shape is None else shape, of=of)
         check_device(name, value, input)
     return value
 
@@ -209,16 +232,25 @@ def check_class_values(target: Tensor, is_index: bool, num_classes: int,
     return target
 
 
-def check_binary_ignore_index(ignore_index: object) -> int | None:
-    """An ``ignore_index`` for targets in [0, 1] must lie outside [0, 1].
+def check_ignore_outside(ignore_index: object, low: float, high: float,
+                         range_name: str | None = None) -> int | None:
+    """An ``ignore_index`` for target *values* in ``[low, high]`` must lie outside that range.
 
-    Ignoring 0 or 1 would silently drop every negative or every positive target.
+    Ignoring a valid value would silently drop every target equal to it (every negative of a
+    binary target for 0). Class-index targets are different: there ``ignore_index`` names a
+    label to skip and any class may be skipped, as in :func:`torch.nn.functional.cross_entropy`.
     """
     ignore_index = check_ignore_index(ignore_index)
-    if ignore_index in (0, 1):
-        raise ValueError(f"ignore_index must lie outside [0, 1], the range of valid targets "
+    if ignore_index is not None and low <= ignore_index <= high:
+        name = range_name or f"[{low:g}, {high:g}]"
+        raise ValueError(f"ignore_index must lie outside {name}, the range of valid targets "
                          f"(it would skip every target equal to it); got {ignore_index}")
     return ignore_index
+
+
+def check_binary_ignore_index(ignore_index: object) -> int | None:
+    """An ``ignore_index`` for targets in [0, 1] must lie outside [0, 1]."""
+    return check_ignore_outside(ignore_index, 0, 1)
 
 
 def check_unit_interval(name: str, tensor: Tensor, ignore_index: int | None = None) -> None:
@@ -321,11 +353,12 @@ def check_index_target(input: Tensor, target: object, layout: str = "(N, *)") ->
 
 
 def class_vector(name: str, value: object, num_classes: int, *, like: Tensor,
-                 high: float | None = 1.0) -> Tensor | None:
+                 high: float | None = 1.0, integers: bool = False) -> Tensor | None:
     """Turn a float or a per-class sequence/tensor into a length-``num_classes`` tensor.
 
     The vector takes the device of ``like`` and its compute dtype (float32 for half inputs,
-    so that per-class weights are not rounded to half precision).
+    so that per-class weights are not rounded to half precision). ``integers=True`` also
+    takes an integer tensor (class counts, e.g. from :func:`torch.bincount`).
     """
     if value is None:
         return None
@@ -334,6 +367,9 @@ def class_vector(name: str, value: object, num_classes: int, *, like: Tensor,
         return torch.full((num_classes,), float(value), dtype=compute_dtype(like),
                           device=like.device)
     if isinstance(value, Tensor):
+        if integers and not value.is_floating_point() and not value.is_complex() \
+                and value.dtype != torch.bool:
+            value = value.to(torch.float64)
         check_float_tensor(name, value)
         check_device(name, value, like)
         vector = value.detach() if not value.requires_grad else value
@@ -358,8 +394,14 @@ def class_vector(name: str, value: object, num_classes: int, *, like: Tensor,
             ok &= values <= high
         _assert_on_device(ok, f"{name} values must lie in {bound}")
     elif how == "eager":
-        low, top = float(vector.detach().min()), float(vector.detach().max())
-        if low < 0 or (high is not None and top > high) or not math.isfinite(top):
+        values = vector.detach()
+        finite = torch.isfinite(values)
+        if not bool(finite.all()):
+            bad = int(torch.nonzero(~finite)[0, 0])
+            raise ValueError(f"{name} values must be finite and lie in {bound}; got "
+                             f"{float(values[bad]):g} for class {bad}")
+        low, top = float(values.min()), float(values.max())
+        if low < 0 or (high is not None and top > high):
             raise ValueError(f"{name} values must lie in {bound}; got values in [{low:g}, {top:g}]")
     return vector.to(dtype=compute_dtype(like), device=like.device)
 

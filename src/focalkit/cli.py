@@ -80,7 +80,7 @@ def _int_range(low: int, high: int) -> Callable[[str], int]:
 
 def _real(low: float, high: float | None = None, *, low_open: bool = False,
           high_open: bool = False) -> Callable[[str], float]:
-    left, right = "(" if low_open else "[", ")" if high_open else "]"
+    left, right = "(" if low_open else "[", ")" if high_open or high is None else "]"
     interval = f"{left}{low:g}, {'inf' if high is None else format(high, 'g')}{right}"
 
     def parse(text: str) -> float:

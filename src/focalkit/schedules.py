@@ -8,6 +8,7 @@ class weights on late in training (the deferred re-weighting that goes with LDAM
 
 from __future__ import annotations
 
+import inspect
 import math
 from collections.abc import Sequence
 from typing import Any
@@ -30,6 +31,26 @@ def plain_gamma(loss: Any) -> float:
     from .nn.region import TverskyLoss
 
     return 1.0 if isinstance(loss, TverskyLoss) else 0.0
+
+
+def _show(value: object) -> str:
+    return f"tensor(shape={tuple(value.shape)})" if isinstance(value, Tensor) else repr(value)
+
+
+def _constructor_arguments(loss: Any) -> dict[str, Any] | None:
+    """The keyword arguments that rebuild ``loss`` from its current attributes, or None when
+    its constructor takes an argument that it does not keep under the same name."""
+    try:
+        parameters = inspect.signature(type(loss)).parameters.values()
+    except (TypeError, ValueError):
+        return None
+    arguments = {}
+    for parameter in parameters:
+        if parameter.kind in (parameter.VAR_POSITIONAL, parameter.VAR_KEYWORD) \
+                or not hasattr(loss, parameter.name):
+            return None
+        arguments[parameter.name] = getattr(loss, parameter.name)
+    return arguments
 
 
 def _check_value(param: str, name: str, value: object) -> object:
@@ -160,6 +181,20 @@ class GammaScheduler:
                              f"needs both; got end=None")
         self.start = _check_value(param, "start", start)
         self.end = _check_value(param, "end", end)
+        # Every value set lies between start and end (every hyper-parameter's valid range is
+        # an interval), and a loss module's constructor checks what its hyper-parameters may
+        # be: rebuilding the loss with each end point finds a bad schedule now, not epochs
+        # into training.
+        arguments = _constructor_arguments(loss)
+        if arguments is not None and param in arguments:
+            ends = [("end", self.end)] if schedule == "constant" \
+                else [("start", self.start), ("end", self.end)]
+            for name, value in ends:
+                try:
+                    type(loss)(**{**arguments, param: value})
+                except (TypeError, ValueError) as err:
+                    raise type(err)(f"{name}={_show(value)} is not a valid {param} for "
+                                    f"{type(loss).__name__}: {err}") from err
         if schedule in ("linear", "cosine", "deferred"):
             if isinstance(total_steps, bool) or not isinstance(total_steps, int) \
                     or total_steps < 1:
@@ -250,10 +285,6 @@ class GammaScheduler:
         self._apply()
 
     def __repr__(self) -> str:
-        def show(value: object) -> str:
-            return f"tensor(shape={tuple(value.shape)})" if isinstance(value, Tensor) \
-                else repr(value)
-
         return (f"GammaScheduler(param={self.param!r}, schedule={self.schedule!r}, "
-                f"start={show(self.start)}, end={show(self.end)}, "
+                f"start={_show(self.start)}, end={_show(self.end)}, "
                 f"last_step={self.last_step})")

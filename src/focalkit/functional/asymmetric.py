@@ -15,8 +15,8 @@ from torch import Tensor
 from .. import _dispatch
 from .._checks import (
     as_optional_tensor,
+    check_binary_ignore_index,
     check_float_tensor,
-    check_ignore_index,
     check_real,
     check_reduction,
     check_same_shape,
@@ -60,8 +60,8 @@ def asymmetric_loss(input: Tensor, target: Tensor, *, gamma_pos: float = 0.0,
             the paper's reduction is ``"sum"``. Default: ``"mean"``.
         weight: element weight broadcastable to ``input`` (per-class weights as a
             :math:`(C,)` tensor). Default: None.
-        ignore_index: target value marking entries to skip; they add nothing to the loss or
-            the mean's denominator and get exactly zero gradient, whatever their logits.
+        ignore_index: target value marking entries to skip, outside [0, 1]; they add nothing
+            to the loss or the mean's denominator and get exactly zero gradient, whatever their logits.
             Default: None.
 
     Shape:
@@ -76,8 +76,9 @@ def asymmetric_loss(input: Tensor, target: Tensor, *, gamma_pos: float = 0.0,
         TypeError: if ``input``, ``target`` or ``weight`` is not a floating-point tensor, or a
             hyper-parameter is not a real number.
         ValueError: if the shapes differ, a target lies outside [0, 1], ``gamma_pos`` or
-            ``gamma_neg`` is negative, ``clip`` lies outside [0, 1), ``weight`` does not
-            broadcast to the input, or ``reduction`` is unknown.
+            ``gamma_neg`` is negative, ``clip`` lies outside [0, 1), ``weight`` is NaN,
+            infinite or negative or does not broadcast to the input, ``ignore_index`` is 0 or 1
+            (a valid target), or ``reduction`` is unknown.
 
     References:
         T. Ridnik, E. Ben-Baruch, N. Zamir, A. Noy, I. Friedman, M. Protter, L. Zelnik-Manor.
@@ -110,7 +111,7 @@ def asymmetric_loss(input: Tensor, target: Tensor, *, gamma_pos: float = 0.0,
     gamma_neg = check_real("gamma_neg", gamma_neg, low=0.0)
     clip = check_real("clip", clip, low=0.0, high=1.0, high_open=True)
     check_reduction(reduction)
-    ignore_index = check_ignore_index(ignore_index)
+    ignore_index = check_binary_ignore_index(ignore_index)
     weight = as_optional_tensor("weight", weight, input)
     check_unit_interval("target", target, ignore_index)
 

@@ -20,10 +20,11 @@ from torch import Tensor
 from .. import _dispatch
 from .._checks import (
     as_optional_tensor,
+    check_binary_ignore_index,
     check_bool,
     check_device,
     check_float_tensor,
-    check_ignore_index,
+    check_ignore_outside,
     check_real,
     check_reduction,
     check_same_shape,
@@ -43,7 +44,7 @@ def _check_dense(input: Tensor, target: Tensor, reduction: str, ignore_index: ob
     check_float_tensor("target", target)
     check_same_shape(input, target)
     check_reduction(reduction)
-    ignore_index = check_ignore_index(ignore_index)
+    ignore_index = check_binary_ignore_index(ignore_index)
     weight = as_optional_tensor("weight", weight, input)
     check_unit_interval("target", target, ignore_index)
     return ignore_index, weight
@@ -76,8 +77,8 @@ def quality_focal_loss(input: Tensor, target: Tensor, *, beta: float = 2.0,
             non-ignored elements (detectors usually take ``"sum"`` and divide by the number of
             positives). Default: ``"mean"``.
         weight: element weight broadcastable to ``input``. Default: None.
-        ignore_index: target value marking entries to skip; they add nothing and get exactly
-            zero gradient. Default: None.
+        ignore_index: target value marking entries to skip, outside [0, 1]; they add nothing
+            and get exactly zero gradient. Default: None.
 
     Shape:
         - input: :math:`(*)`; target: same shape; output: scalar, or :math:`(*)` with
@@ -90,7 +91,8 @@ def quality_focal_loss(input: Tensor, target: Tensor, *, beta: float = 2.0,
         TypeError: if ``input``, ``target`` or ``weight`` is not a floating-point tensor, or
             ``beta`` is not a real number.
         ValueError: if the shapes differ, a target lies outside [0, 1], ``beta < 0``,
-            ``weight`` does not broadcast to the input, or ``reduction`` is unknown.
+            ``weight`` is NaN, infinite or negative or does not broadcast to the input,
+            ``ignore_index`` is 0 or 1 (a valid target), or ``reduction`` is unknown.
 
     References:
         X. Li, W. Wang, L. Wu, S. Chen, X. Hu, J. Li, J. Tang, J. Yang. Generalized Focal
@@ -144,8 +146,8 @@ def varifocal_loss(input: Tensor, target: Tensor, *, alpha: float = 0.75, gamma:
         reduction: ``"none"`` | ``"mean"`` | ``"sum"``. ``"mean"`` divides by the number of
             non-ignored elements. Default: ``"mean"``.
         weight: element weight broadcastable to ``input``. Default: None.
-        ignore_index: target value marking entries to skip; they add nothing and get exactly
-            zero gradient. Default: None.
+        ignore_index: target value marking entries to skip, outside [0, 1]; they add nothing
+            and get exactly zero gradient. Default: None.
 
     Shape:
         - input: :math:`(*)`; target: same shape; output: scalar, or :math:`(*)` with
@@ -158,8 +160,8 @@ def varifocal_loss(input: Tensor, target: Tensor, *, alpha: float = 0.75, gamma:
         TypeError: if ``input``, ``target`` or ``weight`` is not a floating-point tensor, a
             hyper-parameter is not a real number, or ``iou_weighted`` is not a bool.
         ValueError: if the shapes differ, a target lies outside [0, 1], ``alpha`` or ``gamma``
-            is negative, ``weight`` does not broadcast to the input, or ``reduction`` is
-            unknown.
+            is negative, ``weight`` is NaN, infinite or negative or does not broadcast to the
+            input, ``ignore_index`` is 0 or 1 (a valid target), or ``reduction`` is unknown.
 
     References:
         H. Zhang, Y. Wang, F. Dayoub, N. Sunderhauf. VarifocalNet: An IoU-aware Dense Object
@@ -210,10 +212,11 @@ def distribution_focal_loss(input: Tensor, target: Tensor, *, reduction: str = "
             shape without its last dimension; entries equal to ``ignore_index`` are skipped.
         reduction: ``"none"`` | ``"mean"`` | ``"sum"``. ``"mean"`` divides by the number of
             non-ignored target values. Default: ``"mean"``.
-        weight: weight per target value, broadcastable to the target's shape (e.g. the
-            quality score of each box). Default: None.
-        ignore_index: target value marking entries to skip; they add nothing and get exactly
-            zero gradient, whatever their logits. Default: None.
+        weight: weight per target value, a number or a tensor broadcastable to the target's
+            shape (e.g. the quality score of each box). Default: None.
+        ignore_index: target value marking entries to skip, outside :math:`[0, n - 1]` (a
+            valid offset); they add nothing and get exactly zero gradient, whatever their
+            logits. Default: None.
 
     Shape:
         - input: :math:`(*, n)`.
@@ -224,10 +227,11 @@ def distribution_focal_loss(input: Tensor, target: Tensor, *, reduction: str = "
         Tensor: the loss, in the dtype of ``input`` (half inputs are computed in float32).
 
     Raises:
-        TypeError: if ``input``, ``target`` or ``weight`` is not a floating-point tensor.
+        TypeError: if ``input``, ``target`` or a ``weight`` tensor is not floating point.
         ValueError: if ``input`` has fewer than 2 bins, the target's shape is not the input's
             without its last dimension, a target lies outside :math:`[0, n - 1]`, ``weight``
-            does not broadcast to the target, or ``reduction`` is unknown.
+            is NaN, infinite or negative or does not broadcast to the target, ``ignore_index``
+            lies in :math:`[0, n - 1]`, or ``reduction`` is unknown.
 
     References:
         X. Li, W. Wang, L. Wu, S. Chen, X. Hu, J. Li, J. Tang, J. Yang. Generalized Focal
@@ -255,18 +259,10 @@ def distribution_focal_loss(input: Tensor, target: Tensor, *, reduction: str = "
                          f"dimension, {tuple(input.shape[:-1])}; got {tuple(target.shape)}")
     check_device("target", target, input)
     check_reduction(reduction)
-    ignore_index = check_ignore_index(ignore_index)
-    if weight is not None:
-        check_float_tensor("weight", weight)
-        try:
-            fits = torch.broadcast_shapes(weight.shape, target.shape) == target.shape
-        except RuntimeError:
-            fits = False
-        if not fits:
-            raise ValueError(f"weight must be broadcastable to the target shape "
-                             f"{tuple(target.shape)}; got shape {tuple(weight.shape)}")
-        check_device("weight", weight, input)
     bins = input.shape[-1]
+    ignore_index = check_ignore_outside(ignore_index, 0, bins - 1,
+                                        f"[0, n_bins - 1] = [0, {bins - 1}]")
+    weight = as_optional_tensor("weight", weight, input, shape=target.shape, of="target")
     _check_offsets(target, bins - 1, ignore_index)
     options = DistributionFocalOptions(weight, ignore_index, reduction)
     return _dispatch.route("distribution_focal_loss", input, target, options)(input, target,

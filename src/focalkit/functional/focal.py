@@ -165,9 +165,10 @@ def sigmoid_focal_loss(input: Tensor, target: Tensor, *, alpha: float | Tensor |
         TypeError: if ``input`` or ``target`` is not a floating-point tensor, or a
             hyper-parameter has the wrong type.
         ValueError: if the shapes differ, a target lies outside [0, 1], ``alpha`` lies outside
-            [0, 1], ``gamma < 0``, ``epsilon < -1``, ``reduction`` is unknown,
-            ``ignore_index`` is 0 or 1 (a valid target), or a hyper-parameter tensor lives on
-            another device than ``input``.
+            [0, 1], ``gamma < 0``, ``epsilon < -1``, ``weight`` or ``pos_weight`` is NaN,
+            infinite or negative, ``reduction`` is unknown, ``ignore_index`` is 0 or 1 (a
+            valid target), or a hyper-parameter tensor lives on another device than
+            ``input``.
 
     References:
         T.-Y. Lin, P. Goyal, R. Girshick, K. He, P. Dollar. Focal Loss for Dense Object

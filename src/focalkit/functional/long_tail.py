@@ -58,7 +58,7 @@ CountsLike = Sequence[float] | Tensor
 
 def _positive_vector(name: str, value: object, num_classes: int, like: Tensor) -> Tensor:
     """A length-C vector of positive, finite values (class counts or prior probabilities)."""
-    vector = class_vector(name, value, num_classes, like=like, high=None)
+    vector = class_vector(name, value, num_classes, like=like, high=None, integers=True)
     if vector is None:
         raise TypeError(f"{name} must be a sequence or tensor of {num_classes} positive "
                         f"values; got None")

@@ -26,6 +26,7 @@ from torch import Tensor
 
 from .. import _dispatch
 from .._checks import (
+    check_binary_ignore_index,
     check_binary_values,
     check_bool,
     check_choice,
@@ -194,8 +195,8 @@ def lovasz_hinge_loss(input: Tensor, target: Tensor, *, per_image: bool = True,
         target: the shape of ``input``, values 0 or 1 (integer, bool or float), or
             ``ignore_index``.
         per_image: one loss per image, averaged. Default: True.
-        ignore_index: target value of positions to leave out; they get exactly zero gradient,
-            even where their logits are NaN or infinite. Default: None.
+        ignore_index: target value of positions to leave out, neither 0 nor 1; they get
+            exactly zero gradient, even where their logits are NaN or infinite. Default: None.
 
     Shape:
         - input: :math:`(N, *)`; target: same; output: scalar.
@@ -205,8 +206,8 @@ def lovasz_hinge_loss(input: Tensor, target: Tensor, *, per_image: bool = True,
 
     Raises:
         TypeError: if ``input`` is not floating point or ``target`` is not a tensor.
-        ValueError: on a shape mismatch or target values other than 0, 1 and
-            ``ignore_index``.
+        ValueError: on a shape mismatch, target values other than 0, 1 and
+            ``ignore_index``, or an ``ignore_index`` of 0 or 1 (a valid target).
 
     References:
         M. Berman, A. Rannen Triki, M. B. Blaschko. The Lovasz-Softmax loss: A tractable
@@ -232,7 +233,7 @@ def lovasz_hinge_loss(input: Tensor, target: Tensor, *, per_image: bool = True,
     if target.is_complex():
         raise TypeError(f"target must hold 0/1 labels; got dtype {target.dtype}")
     check_same_shape(input, target)
-    ignore_index = check_ignore_index(ignore_index)
+    ignore_index = check_binary_ignore_index(ignore_index)
     check_binary_values("target", target, ignore_index)
     per_image = check_bool("per_image", per_image)
     options = LovaszHingeOptions(ignore_index, per_image)

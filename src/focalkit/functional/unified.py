@@ -48,7 +48,10 @@ def _check_background(background: object, num_classes: int) -> list[int]:
     if bad:
         raise ValueError(f"background must lie in [0, {num_classes - 1}] for {num_classes} "
                          f"classes; got {bad[0]}")
-    return sorted({int(v) for v in values})
+    values = [int(v) for v in values]
+    if len(set(values)) != len(values):
+        raise ValueError(f"background must not repeat a class; got {values}")
+    return sorted(values)
 
 
 def _two_channels(input: Tensor, target: Tensor, from_logits: bool,
@@ -132,7 +135,9 @@ def unified_focal_loss(input: Tensor, target: Tensor, *, mode: str = "multiclass
             class-index targets only); they get exactly zero gradient. Default: None.
         per_image: statistics and means per image instead of over the batch. Default: False.
         reduction: over classes (and images with ``per_image``): ``"none"`` | ``"mean"`` |
-            ``"sum"``. Default: ``"mean"``.
+            ``"sum"``. ``"mean"`` averages :math:`\ell_c` over the classes; Yeung et al.'s
+            code sums its focal term over the classes instead (its two-class focal term is
+            twice :math:`\tfrac{1}{2}(F_0 + F_1)`), which ``"sum"`` gives. Default: ``"mean"``.
 
     Shape:
         - output: scalar; with ``reduction="none"``, :math:`(C,)` or :math:`(N, C)` with
@@ -146,7 +151,8 @@ def unified_focal_loss(input: Tensor, target: Tensor, *, mode: str = "multiclass
             an option has the wrong type.
         ValueError: for an unknown ``mode`` or ``reduction``; shapes that do not fit the mode;
             class indices out of range; targets or probabilities outside [0, 1]; ``weight``,
-            ``delta`` or ``gamma`` outside [0, 1]; ``background`` out of range;
+            ``delta`` or ``gamma`` outside [0, 1]; ``background`` out of range or naming a
+            class twice;
             ``smooth < 0`` or ``eps <= 0``.
 
     References:

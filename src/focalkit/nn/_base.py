@@ -15,9 +15,16 @@ class LossModule(nn.Module):
     ``_buffer_fields``) is registered as a buffer, so ``.to(device)``, ``.half()`` and
     ``state_dict()`` carry it; a float or None is a plain attribute. This holds for values
     assigned after construction too: ``forward`` reads the attributes on every call.
+
+    Buffers of statistics (class counts, priors: the names in ``_exact_fields``, a subset of
+    ``_buffer_fields``) are float64 and keep that dtype under module dtype casts (``.half()``,
+    ``.bfloat16()``, ``.to(dtype)``), which would round a count of 5003 to 4992 in bfloat16 or
+    overflow 100000 in float16; they follow device moves. The loss computes with them in the
+    input's compute dtype.
     """
 
     _buffer_fields: tuple[str, ...] = ()
+    _exact_fields: tuple[str, ...] = ()
 
     def __init__(self, *, reduction: str = "mean") -> None:
         super().__init__()
@@ -29,6 +36,8 @@ class LossModule(nn.Module):
             if isinstance(value, Tensor):
                 # The module keeps its own copy, detached from whatever computed the value.
                 value = value.detach().clone()
+                if name in self._exact_fields:
+                    value = value.to(torch.float64)
                 if name not in buffers:
                     self.__dict__.pop(name, None)
                     self.register_buffer(name, value)
@@ -36,6 +45,16 @@ class LossModule(nn.Module):
             elif name in buffers:
                 del buffers[name]
         super().__setattr__(name, value)
+
+    def _apply(self, fn, recurse=True):  # noqa: ANN001, ANN202 (torch's signature)
+        exact = {name: self._buffers[name] for name in self._exact_fields
+                 if self._buffers.get(name) is not None}
+        result = super()._apply(fn, recurse)
+        for name, before in exact.items():
+            after = self._buffers[name]
+            if after.dtype != before.dtype:
+                self._buffers[name] = before.to(device=after.device)
+        return result
 
     def extra_repr(self) -> str:
         return describe_fields(self, self._repr_fields)

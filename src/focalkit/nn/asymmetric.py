@@ -5,7 +5,7 @@ from __future__ import annotations
 from torch import Tensor
 
 from .. import functional as FK
-from .._checks import check_ignore_index, check_real
+from .._checks import check_binary_ignore_index, check_optional_weight, check_real
 from ._base import LossModule
 from ._registry import register
 
@@ -46,7 +46,7 @@ class AsymmetricLoss(LossModule):
         True
     """
 
-    _repr_fields = ("gamma_pos", "gamma_neg", "clip", "reduction", "ignore_index")
+    _repr_fields = ("gamma_pos", "gamma_neg", "clip", "reduction", "weight", "ignore_index")
 
     _buffer_fields = ("weight",)
 
@@ -57,8 +57,8 @@ class AsymmetricLoss(LossModule):
         self.gamma_pos = check_real("gamma_pos", gamma_pos, low=0.0)
         self.gamma_neg = check_real("gamma_neg", gamma_neg, low=0.0)
         self.clip = check_real("clip", clip, low=0.0, high=1.0, high_open=True)
-        self.weight = weight
-        self.ignore_index = check_ignore_index(ignore_index)
+        self.weight = check_optional_weight("weight", weight)
+        self.ignore_index = check_binary_ignore_index(ignore_index)
 
     def forward(self, input: Tensor, target: Tensor) -> Tensor:
         return FK.asymmetric_loss(input, target, gamma_pos=self.gamma_pos,

@@ -5,7 +5,13 @@ from __future__ import annotations
 from torch import Tensor
 
 from .. import functional as FK
-from .._checks import check_bool, check_ignore_index, check_real
+from .._checks import (
+    check_binary_ignore_index,
+    check_bool,
+    check_ignore_index,
+    check_optional_weight,
+    check_real,
+)
 from ._base import GammaMixin, LossModule
 from ._registry import register
 
@@ -41,7 +47,7 @@ class QualityFocalLoss(LossModule):
         True
     """
 
-    _repr_fields = ("beta", "reduction", "ignore_index")
+    _repr_fields = ("beta", "reduction", "weight", "ignore_index")
 
     _buffer_fields = ("weight",)
 
@@ -49,8 +55,8 @@ class QualityFocalLoss(LossModule):
                  weight: Tensor | None = None, ignore_index: int | None = None) -> None:
         super().__init__(reduction=reduction)
         self.beta = check_real("beta", beta, low=0.0)
-        self.weight = weight
-        self.ignore_index = check_ignore_index(ignore_index)
+        self.weight = check_optional_weight("weight", weight)
+        self.ignore_index = check_binary_ignore_index(ignore_index)
 
     def forward(self, input: Tensor, target: Tensor) -> Tensor:
         return FK.quality_focal_loss(input, target, beta=self.beta, reduction=self.reduction,
@@ -86,14 +92,14 @@ class DistributionFocalLoss(LossModule):
         True
     """
 
-    _repr_fields = ("reduction", "ignore_index")
+    _repr_fields = ("reduction", "weight", "ignore_index")
 
     _buffer_fields = ("weight",)
 
     def __init__(self, *, reduction: str = "mean", weight: Tensor | None = None,
                  ignore_index: int | None = None) -> None:
         super().__init__(reduction=reduction)
-        self.weight = weight
+        self.weight = check_optional_weight("weight", weight)
         self.ignore_index = check_ignore_index(ignore_index)
 
     def forward(self, input: Tensor, target: Tensor) -> Tensor:
@@ -134,7 +140,7 @@ class VarifocalLoss(GammaMixin, LossModule):
         True
     """
 
-    _repr_fields = ("alpha", "gamma", "iou_weighted", "reduction", "ignore_index")
+    _repr_fields = ("alpha", "gamma", "iou_weighted", "reduction", "weight", "ignore_index")
 
     _buffer_fields = ("weight",)
 
@@ -145,8 +151,8 @@ class VarifocalLoss(GammaMixin, LossModule):
         self.alpha = check_real("alpha", alpha, low=0.0)
         self.gamma = gamma
         self.iou_weighted = check_bool("iou_weighted", iou_weighted)
-        self.weight = weight
-        self.ignore_index = check_ignore_index(ignore_index)
+        self.weight = check_optional_weight("weight", weight)
+        self.ignore_index = check_binary_ignore_index(ignore_index)
 
     def forward(self, input: Tensor, target: Tensor) -> Tensor:
         return FK.varifocal_loss(input, target, alpha=self.alpha, gamma=self.gamma,

@@ -66,7 +66,8 @@ class SigmoidFocalLoss(GammaMixin, LossModule):
         True
     """
 
-    _repr_fields = ("alpha", "gamma", "reduction", "from_logits", "ignore_index", "epsilon")
+    _repr_fields = ("alpha", "gamma", "pos_weight", "weight", "reduction", "from_logits",
+                    "ignore_index", "epsilon")
     _buffer_fields = ("alpha", "pos_weight", "weight")
 
     def __init__(self, *, alpha: float | Tensor | None = 0.25, gamma: float = 2.0,
@@ -212,7 +213,7 @@ class FocalLoss(nn.Module):
         True
     """
 
-    _repr_fields = ("mode", "alpha", "gamma", "reduction", "ignore_index")
+    _repr_fields = ("mode", "alpha", "gamma", "pos_weight", "reduction", "ignore_index")
     MODES = ("binary", "multiclass", "multilabel")
 
     def __init__(self, mode: str, *, alpha: object = "auto", gamma: float = 2.0,

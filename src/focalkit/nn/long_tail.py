@@ -16,13 +16,16 @@ __all__ = ["LogitAdjustedCrossEntropyLoss", "LDAMLoss"]
 
 
 def _class_buffer(name: str, value: object, *, positive: bool) -> Tensor | None:
-    """Per-class values as a 1-D float tensor, checked once at construction."""
+    """Per-class values as a 1-D float64 tensor (integer counts included), checked once at
+    construction."""
     if value is None:
         return None
     if isinstance(value, Tensor):
-        tensor = value.detach().to(torch.get_default_dtype())
+        if value.dtype == torch.bool or value.is_complex():
+            raise TypeError(f"{name} must hold real numbers; got dtype {value.dtype}")
+        tensor = value.detach().to(torch.float64)
     elif isinstance(value, Sequence) and not isinstance(value, str):
-        tensor = torch.as_tensor(list(value), dtype=torch.get_default_dtype())
+        tensor = torch.as_tensor(list(value), dtype=torch.float64)
     else:
         raise TypeError(f"{name} must be None or a sequence or 1-D tensor of per-class "
                         f"values; got {type(value).__name__}")
@@ -78,6 +81,7 @@ class LogitAdjustedCrossEntropyLoss(LossModule):
 
     _repr_fields = ("class_counts", "prior", "tau", "weight", "reduction", "ignore_index")
     _buffer_fields = ("class_counts", "prior", "weight")
+    _exact_fields = ("class_counts", "prior")
 
     def __init__(self, *, class_counts: Sequence[float] | Tensor | None = None,
                  prior: Sequence[float] | Tensor | None = None, tau: float = 1.0,
@@ -141,7 +145,8 @@ class LDAMLoss(LossModule):
 
     _repr_fields = ("class_counts", "max_margin", "scale", "weight", "reduction",
                     "ignore_index")
-    _buffer_fields = ("weight",)
+    _buffer_fields = ("class_counts", "weight")
+    _exact_fields = ("class_counts",)
 
     def __init__(self, *, class_counts: Sequence[float] | Tensor, max_margin: float = 0.5,
                  scale: float = 30.0, weight: Sequence[float] | Tensor | None = None,
@@ -151,7 +156,7 @@ class LDAMLoss(LossModule):
         if counts is None:
             raise TypeError("class_counts must be a sequence or 1-D tensor of per-class "
                             "counts; got None")
-        self.register_buffer("class_counts", counts)
+        self.class_counts = counts
         self.max_margin = check_real("max_margin", max_margin, low=0.0, low_open=True)
         self.scale = check_real("scale", scale, low=0.0, low_open=True)
         self.weight = _class_buffer("weight", weight, positive=False)

@@ -7,7 +7,13 @@ from collections.abc import Sequence
 from torch import Tensor, nn
 
 from .. import functional as FK
-from .._checks import check_bool, check_choice, check_classes, check_ignore_index
+from .._checks import (
+    check_binary_ignore_index,
+    check_bool,
+    check_choice,
+    check_classes,
+    check_ignore_index,
+)
 from ._registry import register
 
 __all__ = ["LovaszSoftmaxLoss", "LovaszHingeLoss"]
@@ -99,7 +105,7 @@ class LovaszHingeLoss(nn.Module):
     def __init__(self, *, per_image: bool = True, ignore_index: int | None = None) -> None:
         super().__init__()
         self.per_image = check_bool("per_image", per_image)
-        self.ignore_index = check_ignore_index(ignore_index)
+        self.ignore_index = check_binary_ignore_index(ignore_index)
 
     def extra_repr(self) -> str:
         return f"per_image={self.per_image}, ignore_index={self.ignore_index}"
