@@ -389,7 +389,7 @@ CASES = [
              variants=(dict(alpha=1.0, reduction="none"),
                        dict(include_background=True, reduction="sum")),
              kernels=TRITON, errors=DISTANCE + (
-                 ErrorInput(r"alpha must be in \(0, inf\]; got 0", dict(alpha=0.0)),)),
+                 ErrorInput(r"alpha must be in \(0, inf\); got 0", dict(alpha=0.0)),)),
     LossCase("hausdorff_dt_ignored_3d", F.hausdorff_dt_loss, focalkit.HausdorffDTLoss,
              class_index_ignored(-1), dict(ignore_index=-1, alpha=1.5), shape=(2, 3, 3, 4, 5),
              reference=R.hausdorff_dt_loss, kernels=TRITON),
@@ -409,7 +409,7 @@ CASES = [
                             dict(iterations=0)),
                  ErrorInput("iterations must be a positive int; got 2.0", dict(iterations=2.0),
                             error=TypeError),
-                 ErrorInput(r"smooth must be in \(0, inf\]; got 0", dict(smooth=0.0)))),
+                 ErrorInput(r"smooth must be in \(0, inf\); got 0", dict(smooth=0.0)))),
     LossCase("soft_cldice_ignored_3d", F.soft_cldice_loss, focalkit.SoftclDiceLoss,
              class_index_ignored(-1), dict(ignore_index=-1, iterations=2), shape=(2, 3, 3, 4, 5),
              reference=R.soft_cldice_loss, kernels=BOTH),

@@ -145,10 +145,10 @@ def test_distance_transform_errors(args, error, match):
 
 
 @pytest.mark.parametrize("kwargs, error, match", [
-    (dict(spacing=0.0), ValueError, r"spacing must be in \(0, inf\]; got 0"),
+    (dict(spacing=0.0), ValueError, r"spacing must be in \(0, inf\); got 0"),
     (dict(spacing=(1.0,)), ValueError, r"spacing must have one value per spatial dimension "
                                         r"\(2\); got 1"),
-    (dict(spacing=(1.0, -2.0)), ValueError, r"spacing must be in \(0, inf\]; got -2"),
+    (dict(spacing=(1.0, -2.0)), ValueError, r"spacing must be in \(0, inf\); got -2"),
     (dict(spacing="1"), TypeError, "spacing must be None, a positive number or a sequence"),
     (dict(spacing=(1.0, "a")), TypeError, "spacing must be a real number"),
     (dict(dtype=torch.int64), TypeError, "dtype must be a floating-point torch.dtype"),

@@ -61,8 +61,8 @@ def asymmetric_loss(input: Tensor, target: Tensor, *, gamma_pos: float = 0.0,
         weight: element weight broadcastable to ``input`` (per-class weights as a
             :math:`(C,)` tensor). Default: None.
         ignore_index: target value marking entries to skip, outside [0, 1]; they add nothing
-            to the loss or the mean's denominator and get exactly zero gradient, whatever their logits.
-            Default: None.
+            to the loss or the mean's denominator and get exactly zero gradient, whatever
+            their logits. Default: None.
 
     Shape:
         - input: :math:`(*)`, any shape.
