@@ -8,6 +8,10 @@ import torch
 RTOL = 1e-10
 ATOL = 1e-12
 
+#: Mixed (input, target) dtypes, promoted as torch's own losses promote them.
+MIXED = [(torch.float16, torch.float32), (torch.bfloat16, torch.float32),
+         (torch.float32, torch.float64), (torch.float16, torch.float64)]
+
 
 def is_custom_function(loss: torch.Tensor) -> bool:
     """Whether ``loss`` comes out of a ``torch.autograd.Function`` (the closed-form path)."""

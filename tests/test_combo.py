@@ -83,6 +83,8 @@ def test_mixed_precision_terms_add_up():
     ({"dice": ("dice", 1.0)}, TypeError, "callable loss"),
     ({"dice": (F.dice_loss, float("inf"))}, ValueError, "weight of 'dice' must be finite"),
     ({"dice": (F.dice_loss, "1")}, TypeError, "weight of 'dice' must be a real number"),
+    ({"dice": (focalkit.DiceLoss(reduction="none"), 1.0)}, ValueError,
+     r"losses\['dice'\] must return a scalar; got a loss with reduction='none'"),
 ])
 def test_errors(losses, error, match):
     with pytest.raises(error, match=match):

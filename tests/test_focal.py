@@ -16,7 +16,7 @@ from focal_helpers import (
 )
 from torch.autograd import gradcheck, gradgradcheck
 
-from focalkit import backends
+from focalkit import FocalLoss, backends
 from focalkit import reference as R
 from focalkit.functional import focal_modulation, sigmoid_focal_loss, softmax_focal_loss
 
@@ -540,3 +540,39 @@ def test_softmax_gradcheck_with_respect_to_alpha(label_smoothing):
         return softmax_focal_loss(inp, t, alpha=a, gamma=2.0, label_smoothing=label_smoothing)
 
     check_grads(fn, (x, alpha), full=True)
+
+
+# ---------------------------------------------------------------------------------------------
+# What the argument checks accept
+# ---------------------------------------------------------------------------------------------
+
+
+def test_softmax_alpha_above_one_is_a_valid_class_weight():
+    loss = softmax_focal_loss(torch.randn(4, 3), torch.zeros(4, dtype=torch.long),
+                              alpha=[0.5, 1.0, 7.0])
+    assert torch.isfinite(loss)
+
+
+def test_ignore_index_values_pass_the_range_checks():
+    x, classes = torch.zeros(4, 3), torch.zeros(4, dtype=torch.long)
+    assert torch.isfinite(sigmoid_focal_loss(torch.zeros(2, 3), torch.full((2, 3), -1.0),
+                                             ignore_index=-1))
+    assert torch.isfinite(softmax_focal_loss(x, classes - 100))
+    assert torch.isfinite(softmax_focal_loss(x, classes + 255, ignore_index=255))
+    assert FocalLoss("multiclass", ignore_index=255)(x, classes + 255) == 0
+
+
+def test_probability_targets_with_the_default_ignore_index():
+    x, q = torch.randn(4, 3), torch.softmax(torch.randn(4, 3), dim=1)
+    expected = softmax_focal_loss(x, q)
+    torch.testing.assert_close(softmax_focal_loss(x, q, ignore_index=None), expected)
+    torch.testing.assert_close(FocalLoss("multiclass")(x, q), expected)
+
+
+def test_ignore_values_outside_the_unit_interval_still_work():
+    x, y = torch.randn(2, 3), torch.tensor([[0.0, 1.0, -1.0], [2.0, 1.0, 0.0]])
+    kept = torch.tensor([[True, True, False], [False, True, True]])
+    loss = sigmoid_focal_loss(x, y.clamp(0, 1), reduction="none") * kept
+    torch.testing.assert_close(sigmoid_focal_loss(x, torch.where(kept, y, -1.0),
+                                                  ignore_index=-1, reduction="sum"), loss.sum())
+    assert torch.isfinite(sigmoid_focal_loss(x, torch.where(kept, y, 2.0), ignore_index=2))

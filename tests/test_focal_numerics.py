@@ -6,9 +6,9 @@ import math
 
 import pytest
 import torch
-from focal_helpers import binary_target, class_target, grad_of, logits, prob_target
+from focal_helpers import MIXED, binary_target, class_target, grad_of, logits, prob_target
 
-from focalkit.functional import sigmoid_focal_loss, softmax_focal_loss
+from focalkit.functional import focal_modulation, sigmoid_focal_loss, softmax_focal_loss
 
 REDUCTIONS = ["none", "mean", "sum"]
 HALF = [torch.float16, torch.bfloat16]
@@ -365,3 +365,20 @@ def test_half_mean_gradient_over_more_elements_than_float16_can_count(dtype):
     _, grad = grad_of(lambda i: soft(i, t), xs)
     _, grad32 = grad_of(lambda i: soft(i, t), xs.float())
     torch.testing.assert_close(grad.float(), grad32, rtol=2e-2, atol=1e-7)
+
+
+# ---------------------------------------------------------------------------------------------
+# Mixed input/target dtypes: promoted as torch's own losses promote them
+# ---------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("input_dtype,target_dtype", MIXED)
+def test_focal_modulation_promotes_mixed_dtypes(input_dtype, target_dtype):
+    gen = torch.Generator().manual_seed(0)
+    x = (torch.randn(6, 5, generator=gen) * 3).to(input_dtype)
+    y = torch.rand(6, 5, generator=gen).to(target_dtype)
+    factor = focal_modulation(x, y, gamma=1.5, alpha=0.25)
+    promoted = torch.promote_types(input_dtype, target_dtype)
+    assert factor.dtype == promoted
+    expected = focal_modulation(x.to(promoted), y.to(promoted), gamma=1.5, alpha=0.25)
+    torch.testing.assert_close(factor, expected)

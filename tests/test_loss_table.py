@@ -256,11 +256,15 @@ def test_a_nan_input_gives_nan(case, backend):
 
 @pytest.mark.parametrize("case, error", ERRORS.values(), ids=ERRORS.keys())
 def test_error_inputs(case, error):
-    x, t = case.inputs()
-    if error.inputs is not None:
-        x, t = error.inputs(x, t)
     with pytest.raises(error.error, match=error.match):
-        case(x, t, **error.kwargs)
+        error.call(case)
+
+
+def test_error_inputs_state_their_message_and_raise_value_or_type_errors():
+    """No case expects an AssertionError, a RuntimeError from inside torch or any message."""
+    for case, error in ERRORS:
+        assert error.match, f"{case}: every error case states the message it expects"
+        assert error.error in (ValueError, TypeError), f"{case}: {error}"
 
 
 @pytest.mark.parametrize("case", CASES, ids=str)

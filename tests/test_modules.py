@@ -8,7 +8,7 @@ import pickle
 import pytest
 import torch
 import torch.nn.functional as F
-from focal_helpers import binary_target, class_target, logits
+from focal_helpers import MIXED, binary_target, class_target, logits
 from torch import nn
 
 import focalkit
@@ -329,15 +329,135 @@ def test_wrapper_moves_with_the_wrapped_module():
     assert "loss_fn.pos_weight" in wrapped.state_dict()
 
 
-@pytest.mark.parametrize("build, error, match", [
-    (lambda: SoftmaxFocalLoss(alpha=[1.0, -1.0]), ValueError, r"alpha values must lie in \[0, "),
-    (lambda: SoftmaxFocalLoss(alpha=torch.ones(2, 2)), ValueError, r"1-D tensor .* shape \(2, 2\)"),
-    (lambda: SoftmaxFocalLoss(ignore_index=1.5), TypeError, r"ignore_index must be an int"),
-    (lambda: SigmoidFocalLoss(ignore_index="x"), TypeError, r"ignore_index must be an int"),
-])
-def test_modules_check_hyper_parameters_at_construction(build, error, match):
-    with pytest.raises(error, match=match):
-        build()
+# ---------------------------------------------------------------------------------------------
+# Mixed dtypes, autocast and valid calls through FocalWrapper
+# ---------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("input_dtype,target_dtype", MIXED)
+def test_wrapper_takes_mixed_dtypes_like_the_wrapped_loss(input_dtype, target_dtype):
+    gen = torch.Generator().manual_seed(1)
+    x = (torch.randn(6, 5, generator=gen) * 3).to(input_dtype).requires_grad_()
+    y = torch.randint(0, 2, (6, 5), generator=gen).to(target_dtype)
+    base = nn.BCEWithLogitsLoss(pos_weight=torch.full((5,), 2.0))
+    loss = FocalWrapper(base, gamma=2.0, alpha=0.25)(x, y)
+    assert loss.dtype == base(x, y).dtype == torch.promote_types(input_dtype, target_dtype)
+    promoted = loss.dtype
+    expected = sigmoid_focal_loss(x.detach().to(promoted), y.to(promoted), gamma=2.0,
+                                  alpha=0.25, pos_weight=torch.full((5,), 2.0, dtype=promoted))
+    # torch's BCE-with-logits rounds some intermediates to the input's half precision
+    tol = 4 * torch.finfo(input_dtype).eps
+    torch.testing.assert_close(loss, expected, rtol=tol, atol=tol)
+    loss.backward()
+    assert x.grad.dtype == input_dtype and torch.isfinite(x.grad).all()
+
+
+def test_wrapper_under_cpu_autocast():
+    head = nn.Linear(4, 3)
+    x, y = torch.randn(8, 4), torch.randint(0, 2, (8, 3)).float()
+    wrapper = FocalWrapper(nn.BCEWithLogitsLoss())
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        logits = head(x)
+        loss = wrapper(logits, y)
+    assert logits.dtype == torch.bfloat16 and loss.dtype == torch.float32
+    loss.backward()
+    assert torch.isfinite(head.weight.grad).all()
+
+
+def test_wrapper_checks_do_not_refuse_valid_calls():
+    x, y = torch.randn(4, 4), torch.rand(4, 4)
+    for reduction in ("none", "mean", "sum"):
+        wrapper = FocalWrapper(nn.BCEWithLogitsLoss(reduction=reduction))
+        expected = sigmoid_focal_loss(x, y, gamma=1.5, reduction=reduction)
+        torch.testing.assert_close(wrapper(x, y), expected)
+
+
+# ---------------------------------------------------------------------------------------------
+# Hyper-parameters assigned after construction
+# ---------------------------------------------------------------------------------------------
+
+
+def test_focal_loss_multiclass_honours_later_assignments():
+    gen = torch.Generator().manual_seed(2)
+    x, t = torch.randn(6, 3, generator=gen), torch.tensor([0, 1, 2, 1, 0, 2])
+    module = FocalLoss("multiclass")
+    module.reduction = "none"
+    module.ignore_index = 1
+    module.alpha = [1.0, 2.0, 3.0]
+    module.gamma = 1.0
+    module.label_smoothing = 0.0
+    expected = softmax_focal_loss(x, t, alpha=[1.0, 2.0, 3.0], gamma=1.0, reduction="none",
+                                  ignore_index=1)
+    torch.testing.assert_close(module(x, t), expected)
+    assert set(module.state_dict()) == {"loss.alpha"}
+    module.double()
+    assert module.alpha.dtype == torch.float64
+    module.ignore_index = None  # back to cross_entropy's default
+    assert module.ignore_index == -100
+    module.label_smoothing = 0.2
+    torch.testing.assert_close(
+        module(x.double(), t),
+        softmax_focal_loss(x.double(), t, alpha=[1.0, 2.0, 3.0], gamma=1.0, reduction="none",
+                           label_smoothing=0.2))
+
+
+@pytest.mark.parametrize("mode", ["binary", "multilabel"])
+def test_focal_loss_sigmoid_modes_honour_later_assignments(mode):
+    gen = torch.Generator().manual_seed(3)
+    x = torch.randn(4, 3, 5, generator=gen)
+    y = torch.randint(0, 2, (4, 3, 5), generator=gen).float()
+    y[0, 0, 0] = -1.0
+    module = FocalLoss(mode)
+    module.reduction = "sum"
+    module.ignore_index = -1
+    module.alpha = torch.tensor([0.2, 0.5, 0.8])
+    module.pos_weight = torch.tensor([1.0, 2.0, 3.0])
+    expected = sigmoid_focal_loss(x, y, alpha=torch.tensor([0.2, 0.5, 0.8]).reshape(3, 1),
+                                  pos_weight=torch.tensor([1.0, 2.0, 3.0]).reshape(3, 1),
+                                  reduction="sum", ignore_index=-1)
+    torch.testing.assert_close(module(x, y), expected)
+    assert set(module.state_dict()) == {"loss.alpha", "loss.pos_weight"}
+    module.alpha = "auto"
+    assert module.alpha == 0.25 and set(module.state_dict()) == {"loss.pos_weight"}
+
+
+def test_tensors_assigned_later_become_buffers():
+    module = SigmoidFocalLoss()
+    alpha = torch.tensor([0.1, 0.2, 0.3])
+    module.alpha = alpha
+    module.weight = torch.ones(3)
+    assert set(module.state_dict()) == {"alpha", "weight"}
+    alpha[0] = 0.9  # the module keeps its own copy
+    assert module.alpha[0] == pytest.approx(0.1)
+    module.half()
+    assert module.alpha.dtype == torch.float16 and module.weight.dtype == torch.float16
+    module.alpha = 0.5  # a float again: a plain attribute, no longer a buffer
+    assert module.alpha == 0.5 and set(module.state_dict()) == {"weight"}
+    module.alpha = torch.tensor([0.4, 0.5, 0.6])
+    assert set(module.state_dict()) == {"alpha", "weight"}
+
+    softmax = SoftmaxFocalLoss()
+    softmax.alpha = torch.tensor([1.0, 2.0])
+    assert set(softmax.state_dict()) == {"alpha"}
+    restored = SoftmaxFocalLoss(alpha=[0.0, 0.0])
+    restored.load_state_dict(softmax.state_dict())
+    assert torch.equal(restored.alpha, softmax.alpha)
+
+
+@pytest.mark.parametrize("make", [SigmoidFocalLoss, SoftmaxFocalLoss,
+                                  lambda: FocalLoss("binary"), lambda: FocalLoss("multiclass"),
+                                  focalkit.DiceLoss, focalkit.TverskyLoss,
+                                  focalkit.JaccardLoss])
+def test_reduction_assigned_later_takes_effect(make):
+    module = make()
+    module.reduction = "none"
+    if isinstance(module, SigmoidFocalLoss) or getattr(module, "mode", "") == "binary":
+        x, y = torch.randn(4, 3), torch.randint(0, 2, (4, 3)).float()
+        expected_shape = (4, 3)
+    else:
+        x, y = torch.randn(4, 3), torch.tensor([0, 1, 2, 1])
+        expected_shape = (4,) if isinstance(module, (SoftmaxFocalLoss, FocalLoss)) else (3,)
+    assert module(x, y).shape == expected_shape
 
 
 # ---------------------------------------------------------------------------------------------

@@ -1,12 +1,18 @@
-"""GammaScheduler driving other hyper-parameters, deferred switches and per-loss defaults."""
+"""GammaScheduler: the schedules, state dicts, other hyper-parameters, deferred switches and
+per-loss defaults."""
 
 from __future__ import annotations
 
+import math
+
 import pytest
 import torch
+from torch import nn
 from torch._dynamo.testing import CompileCounter
 
 from focalkit import (
+    FocalLoss,
+    FocalWrapper,
     GammaScheduler,
     LDAMLoss,
     SigmoidFocalLoss,
@@ -147,6 +153,27 @@ ERRORS = [
      r"gamma must be in \[0, inf\); got -1"),
     (lambda: GammaScheduler(SoftmaxFocalLoss(), param=""), TypeError,
      r"param must be the name of an attribute of the loss"),
+    (lambda: GammaScheduler(object()), TypeError,
+     r"loss must have a settable 'gamma' attribute; got object"),
+    (lambda: GammaScheduler(SoftmaxFocalLoss(), schedule="exponential"), ValueError,
+     r"schedule must be one of 'constant', 'step', 'linear', 'cosine', 'deferred'; got "
+     r"'exponential'"),
+    (lambda: GammaScheduler(SoftmaxFocalLoss(), schedule="linear"), ValueError,
+     r"total_steps must be a positive int for schedule 'linear'; got None"),
+    (lambda: GammaScheduler(SoftmaxFocalLoss(), schedule="cosine", total_steps=0), ValueError,
+     r"total_steps must be a positive int for schedule 'cosine'; got 0"),
+    (lambda: GammaScheduler(SoftmaxFocalLoss(), schedule="linear", total_steps=2.5), ValueError,
+     r"total_steps must be a positive int for schedule 'linear'; got 2\.5"),
+    (lambda: GammaScheduler(SoftmaxFocalLoss(), schedule="step"), ValueError,
+     r"milestones must be a non-empty, strictly increasing list .*; got None"),
+    (lambda: GammaScheduler(SoftmaxFocalLoss(), schedule="step", milestones=[5, 3]), ValueError,
+     r"milestones must be a non-empty, strictly increasing list .*; got \[5, 3\]"),
+    (lambda: GammaScheduler(SoftmaxFocalLoss(), schedule="step", milestones=[0, 3]), ValueError,
+     r"milestones must be .* positive step counts .*; got \[0, 3\]"),
+    (lambda: GammaScheduler(SoftmaxFocalLoss(), gamma_start=-1.0, total_steps=3), ValueError,
+     r"gamma must be in \[0, inf\); got -1"),
+    (lambda: GammaScheduler(SoftmaxFocalLoss(), gamma_end=-2.0, total_steps=3), ValueError,
+     r"gamma must be in \[0, inf\); got -2"),
 ]
 
 
@@ -154,6 +181,89 @@ ERRORS = [
 def test_errors(call, error, match):
     with pytest.raises(error, match=match):
         call()
+
+
+def run(scheduler, steps):
+    values = [scheduler.loss.gamma]
+    for _ in range(steps):
+        scheduler.step()
+        values.append(scheduler.loss.gamma)
+    return values
+
+
+def test_constant_schedule():
+    loss = SigmoidFocalLoss(gamma=0.5)
+    scheduler = GammaScheduler(loss, schedule="constant", gamma_end=2.0)
+    assert run(scheduler, 3) == [2.0] * 4
+    assert GammaScheduler(SigmoidFocalLoss(gamma=1.5), schedule="constant").get_gamma() == 1.5
+
+
+def test_linear_schedule():
+    loss = SoftmaxFocalLoss(gamma=0.0)
+    scheduler = GammaScheduler(loss, schedule="linear", gamma_start=1.0, gamma_end=3.0,
+                               total_steps=4)
+    assert run(scheduler, 6) == pytest.approx([1.0, 1.5, 2.0, 2.5, 3.0, 3.0, 3.0])
+
+
+def test_linear_schedule_can_decrease():
+    scheduler = GammaScheduler(SoftmaxFocalLoss(), schedule="linear", gamma_start=2.0,
+                               gamma_end=0.0, total_steps=2)
+    assert run(scheduler, 3) == pytest.approx([2.0, 1.0, 0.0, 0.0])
+
+
+def test_cosine_schedule():
+    scheduler = GammaScheduler(FocalLoss("multiclass"), schedule="cosine", gamma_start=0.0,
+                               gamma_end=2.0, total_steps=4)
+    expected = [2.0 * (1 - math.cos(math.pi * min(s / 4, 1))) / 2 for s in range(7)]
+    assert run(scheduler, 6) == pytest.approx(expected)
+    assert expected[2] == pytest.approx(1.0)
+
+
+def test_step_schedule():
+    scheduler = GammaScheduler(FocalWrapper(nn.BCEWithLogitsLoss()), schedule="step",
+                               gamma_start=0.0, gamma_end=3.0, milestones=[2, 4, 5])
+    assert run(scheduler, 6) == pytest.approx([0.0, 0.0, 1.0, 1.0, 2.0, 3.0, 3.0])
+
+
+def test_gamma_end_defaults_to_the_loss_gamma():
+    scheduler = GammaScheduler(SigmoidFocalLoss(gamma=2.5), total_steps=5)
+    assert scheduler.gamma_end == 2.5 and scheduler.loss.gamma == 0.0
+    assert scheduler.get_gamma(5) == 2.5 and scheduler.get_gamma(100) == 2.5
+
+
+def test_state_dict_round_trip():
+    loss = SoftmaxFocalLoss(gamma=2.0)
+    scheduler = GammaScheduler(loss, schedule="step", gamma_end=2.0, milestones=[1, 3])
+    for _ in range(2):
+        scheduler.step()
+    state = scheduler.state_dict()
+    assert "loss" not in state and state["last_step"] == 2
+
+    fresh_loss = SoftmaxFocalLoss(gamma=0.0)
+    fresh = GammaScheduler(fresh_loss, schedule="linear", total_steps=10)
+    fresh.load_state_dict(state)
+    assert fresh_loss.gamma == loss.gamma == 1.0
+    assert fresh.schedule == "step" and fresh.loss is fresh_loss
+    fresh.step()
+    scheduler.step()
+    assert fresh_loss.gamma == loss.gamma == 2.0
+    assert "last_step=3" in repr(fresh)
+
+
+def test_state_dict_is_a_copy():
+    scheduler = GammaScheduler(SoftmaxFocalLoss(), schedule="step", milestones=[1, 2])
+    state = scheduler.state_dict()
+    scheduler.step()
+    assert state["last_step"] == 0
+
+
+def test_scheduler_drives_any_object_with_a_gamma():
+    class Holder:
+        gamma = 5.0
+
+    holder = Holder()
+    run(GammaScheduler(holder, total_steps=2), 1)
+    assert holder.gamma == 2.5
 
 
 # ---------------------------------------------------------------------------------------------
