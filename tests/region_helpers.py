@@ -1,4 +1,4 @@
-"""Peer loading shared by the region-loss tests."""
+"""Peer loading and seeded inputs shared by the region-loss tests."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ import sys
 from pathlib import Path
 
 import pytest
+import torch
 
 _NAME = "_focalkit_tests_smp_losses"
 
@@ -36,3 +37,18 @@ def load_smp_losses():
         del sys.modules[_NAME]
         pytest.skip(f"segmentation_models_pytorch.losses cannot be imported: {error}")
     return module
+
+
+def multiclass_data(c=4, dtype=torch.float64, seed=0, shape=(2, 5, 5)):
+    """Seeded logits ``(N, C, *)`` and class indices (the generalized Dice and unified tests)."""
+    g = torch.Generator().manual_seed(seed)
+    x = torch.randn(shape[0], c, *shape[1:], generator=g, dtype=dtype)
+    t = torch.randint(0, c, shape, generator=g)
+    return x, t
+
+
+def binary_data(dtype=torch.float64, seed=1):
+    """Seeded ``(2, 1, 4, 4)`` logits and 0/1 targets of the same shape."""
+    g = torch.Generator().manual_seed(seed)
+    return (torch.randn(2, 1, 4, 4, generator=g, dtype=dtype),
+            torch.randint(0, 2, (2, 1, 4, 4), generator=g).to(dtype))
