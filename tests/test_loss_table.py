@@ -262,7 +262,7 @@ def test_error_inputs(case, error):
 
 def test_error_inputs_state_their_message_and_raise_value_or_type_errors():
     """No case expects an AssertionError, a RuntimeError from inside torch or any message."""
-    for case, error in ERRORS:
+    for case, error in ERRORS.values():
         assert error.match, f"{case}: every error case states the message it expects"
         assert error.error in (ValueError, TypeError), f"{case}: {error}"
 
