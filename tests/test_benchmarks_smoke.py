@@ -103,3 +103,17 @@ def test_distance_transform_benchmark_variants(harness, tmp_path):
                            csv_path=tmp_path / "r.csv")
     assert [row["variant"] for row in rows] == ["focalkit", "scipy"]
     region.regions.cache_clear()
+
+
+def test_versions_benchmark_runs_an_earlier_commit(harness, tmp_path, monkeypatch):
+    versions = importlib.import_module("versions")
+    monkeypatch.chdir(BENCHMARKS.parent)
+    monkeypatch.setattr(sys, "path", list(sys.path))
+    then = versions.load_commit("HEAD", tmp_path / "then")
+    assert then.__name__ == "focalkit_then.functional"
+    group = {name: setup for name, setup in versions.variants(then, "HEAD")["dice"][1].items()
+             if name.startswith("focalkit")}
+    diffs = harness.agree(versions.QUICK_SHAPES["dice"], group)
+    assert diffs["focalkit HEAD"] == (0.0, 0.0)
+    for name in [m for m in sys.modules if m.startswith("focalkit_then")]:
+        del sys.modules[name]
