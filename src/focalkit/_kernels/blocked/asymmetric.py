@@ -52,8 +52,11 @@ def asymmetric_block(x: Tensor, y: Tensor, gamma_pos: float, gamma_neg: float, c
     return loss, torch.sub(d_neg, d_pos).mul_(y).sub_(d_neg)
 
 
+_KERNEL = _elementwise.weighted(asymmetric_block, asymmetric_terms)
+
+
 def asymmetric_loss(input: Tensor, target: Tensor, options: AsymmetricOptions) -> Tensor:
     """The asymmetric loss through the blocked closed-form Function (arguments checked)."""
     gamma_pos, gamma_neg, clip, weight, ignore_index, reduction = options
-    return _elementwise.apply(asymmetric_block, asymmetric_terms, (gamma_pos, gamma_neg, clip),
+    return _elementwise.apply(_KERNEL, (gamma_pos, gamma_neg, clip),
                               input, target, weight, ignore_index, reduction)

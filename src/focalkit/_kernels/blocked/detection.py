@@ -36,8 +36,11 @@ def varifocal_block(x: Tensor, t: Tensor, alpha: float, gamma: float, iou_weight
     return loss, d_pos.add_(d_neg, alpha=alpha)
 
 
+_KERNEL = _elementwise.weighted(varifocal_block, varifocal_terms)
+
+
 def varifocal_loss(input: Tensor, target: Tensor, options: VarifocalOptions) -> Tensor:
     """The varifocal loss through the blocked closed-form Function (arguments checked)."""
     alpha, gamma, iou_weighted, weight, ignore_index, reduction = options
-    return _elementwise.apply(varifocal_block, varifocal_terms, (alpha, gamma, iou_weighted),
+    return _elementwise.apply(_KERNEL, (alpha, gamma, iou_weighted),
                               input, target, weight, ignore_index, reduction)

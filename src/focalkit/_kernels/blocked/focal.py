@@ -9,12 +9,10 @@ besides the inputs.
 
 from __future__ import annotations
 
-import math
-
 import torch
 from torch import Tensor
 
-from ..._tensor import compute_dtype, ignore_mask, mask_ignored, sum_of_blocks
+from ..._tensor import compute_dtype, ignore_mask, sum_of_blocks
 from ..options import SigmoidFocalOptions, SoftmaxFocalOptions
 from ..plain.focal import (
     alpha_factor,
@@ -23,7 +21,8 @@ from ..plain.focal import (
     sigmoid_focal_terms,
     softmax_focal_index_grad,
 )
-from . import blocks
+from . import _elementwise, blocks
+from ._elementwise import ElementwiseKernel, has_infinite
 
 
 def _sigmoid_focal_block(x: Tensor, y: Tensor, alpha: float | Tensor | None, gamma: float,
@@ -102,15 +101,6 @@ def _sigmoid_focal_block(x: Tensor, y: Tensor, alpha: float | Tensor | None, gam
     return loss_factor, _infinite_bce(bce, infinite), grad
 
 
-def _has_infinite(x: Tensor) -> bool:
-    """Whether the CPU block ``x`` holds an infinite value: one fast reduction, so that the
-    guarded passes run only for the rare blocks that need them."""
-    if x.numel() == 0:
-        return False
-    low, high = torch.aminmax(x)
-    return math.isinf(low) or math.isinf(high)
-
-
 def _infinite_bce(bce: Tensor, infinite: Tensor | None) -> Tensor:
     """``bce`` with its limit, infinite, where the logit is infinite and the prediction wrong."""
     if infinite is None:
@@ -118,96 +108,24 @@ def _infinite_bce(bce: Tensor, infinite: Tensor | None) -> Tensor:
     return bce.masked_fill_(infinite.logical_and_(bce != 0), float("inf"))
 
 
-def _block_loss(x: Tensor, y: Tensor, options: list, gamma: float, grad: Tensor | None,
-                block: blocks.Block, limits: bool) -> Tensor:
-    """The element-wise loss of one block (``options``: alpha, pos_weight, weight); the
-    gradient goes into ``grad[block]`` when ``grad`` is given."""
-    direct = grad is not None and grad.dtype == x.dtype
-    loss_factor, bce, grad_b = _sigmoid_focal_block(
-        x, y, options[0], gamma, options[1], options[2], grad is not None,
-        grad[block] if direct else None, limits)
-    if grad is not None and not direct:
-        grad[block] = grad_b
-    return bce if loss_factor is None else bce.mul_(loss_factor)
+def _sigmoid_focal_kernel_block(x: Tensor, y: Tensor, params: tuple, weight: Tensor | None,
+                                with_grad: bool, grad_out: Tensor | None, limits: bool
+                                ) -> tuple[Tensor, Tensor | None]:
+    alpha, gamma, pos_weight = params
+    loss_factor, bce, grad = _sigmoid_focal_block(x, y, alpha, gamma, pos_weight, weight,
+                                                  with_grad, grad_out, limits)
+    return (bce if loss_factor is None else bce.mul_(loss_factor)), grad
 
 
-class _SigmoidFocalFunction(torch.autograd.Function):
-    """Blocked forward with the closed-form gradient; backward is one multiplication."""
+def _sigmoid_focal_kernel_terms(x: Tensor, y: Tensor, params: tuple, weight: Tensor | None,
+                                with_grad: bool) -> tuple[Tensor, Tensor | None]:
+    alpha, gamma, pos_weight = params
+    return sigmoid_focal_terms(x, y, alpha, gamma, pos_weight, weight, with_grad)
 
-    @staticmethod
-    def forward(ctx, x, y, alpha, gamma, pos_weight, weight, ignore_index, reduction):
-        dtype = compute_dtype(x)
-        need_grad = ctx.needs_input_grad[0]
-        aux = [t for t in (alpha, pos_weight, weight) if isinstance(t, Tensor)]
-        rows, cols = blocks.row_layout(x.shape, flat=not aux)
-        x2 = x.reshape(rows, cols)
-        y2 = y.reshape(rows, cols)
 
-        def rows_of(t):
-            return blocks.as_rows(t.to(dtype), x.shape, rows, cols) if isinstance(t, Tensor) \
-                else t
-
-        alpha2, pos_weight2, weight2 = rows_of(alpha), rows_of(pos_weight), rows_of(weight)
-        out = torch.empty((rows, cols), dtype=x.dtype, device=x.device) \
-            if reduction == "none" else None
-        grad = torch.empty((rows, cols), dtype=x.dtype, device=x.device) if need_grad else None
-        sums, counts = [], []
-        for block in blocks.blocks(rows, cols):
-            xb = x2[block].to(dtype)
-            yb = y2[block].to(dtype)
-            sub = [t[block] if isinstance(t, Tensor) else t for t in (alpha2, pos_weight2,
-                                                                      weight2)]
-            valid, xb, yb = mask_ignored(xb, yb, ignore_index)
-            if valid is not None:
-                # With finite stand-ins above, a zero weight gives exact zeros, never NaN.
-                keep = valid.to(dtype)
-                sub[2] = keep if sub[2] is None else sub[2] * keep
-                counts.append(valid.sum())
-            # Infinite logits need masked passes that cost some 15% of a block; on the CPU
-            # they run only for a block that holds one: with a reduction, a block whose sum
-            # is not finite is evaluated again (only an infinite logit, or a NaN that stays
-            # NaN, makes it so); without one, a quick min/max says.
-            if out is not None:
-                out[block] = _block_loss(xb, yb, sub, gamma, grad, block,
-                                         not xb.is_cpu or _has_infinite(xb))
-            else:
-                total = _block_loss(xb, yb, sub, gamma, grad, block, not xb.is_cpu).sum().double()
-                if xb.is_cpu and not math.isfinite(total):
-                    total = _block_loss(xb, yb, sub, gamma, grad, block, True).sum().double()
-                sums.append(total)
-        count = blocks.kept_count(counts, ignore_index, x)
-        ctx.set_materialize_grads(True)
-        ctx.gamma, ctx.ignore_index, ctx.reduction = gamma, ignore_index, reduction
-        ctx.alpha_scalar = None if isinstance(alpha, Tensor) else alpha
-        saved_grad = None if grad is None else grad.reshape(x.shape)
-        tensors = (t if isinstance(t, Tensor) else None for t in (alpha, pos_weight, weight))
-        ctx.save_for_backward(x, y, saved_grad, count, *tensors)
-        if out is not None:
-            return out.reshape(x.shape)
-        return sum_of_blocks(sums, count, reduction, x)
-
-    @staticmethod
-    def backward(ctx, grad_output):
-        x, y, grad, count, alpha_t, pos_weight, weight = ctx.saved_tensors
-        alpha = alpha_t if alpha_t is not None else ctx.alpha_scalar
-        # In the compute dtype: a count above 65504 would be inf in float16.
-        dtype = compute_dtype(x)
-        scale = grad_output.to(dtype)
-        if ctx.reduction == "mean":
-            scale = scale / count.clamp_min(1).to(dtype)
-        if torch.is_grad_enabled():
-            # Higher-order gradients: the same closed form, written with differentiable ops.
-            xc, yc = x.to(dtype), y.to(dtype)
-            valid, xc, yc = mask_ignored(xc, yc, ctx.ignore_index)
-            _, dx = sigmoid_focal_terms(xc, yc, alpha, ctx.gamma, pos_weight, weight, True)
-            if valid is not None:
-                dx = torch.where(valid, dx, 0.0)
-            return (dx * scale).to(x.dtype), None, None, None, None, None, None, None
-        if grad.dtype != dtype:
-            grad = (grad.to(dtype) * scale).to(grad.dtype)
-        else:
-            grad = grad * scale
-        return grad, None, None, None, None, None, None, None
+#: The sigmoid focal loss on the blocked Function; ``params`` are (alpha, gamma, pos_weight).
+SIGMOID_FOCAL = ElementwiseKernel(_sigmoid_focal_kernel_block, _sigmoid_focal_kernel_terms,
+                                  guards_infinite=True)
 
 
 def _focal_index_block(log_pt: Tensor, alpha_t: Tensor | None, gamma: float, with_grad: bool,
@@ -299,7 +217,7 @@ class _SoftmaxFocalFunction(torch.autograd.Function):
             alpha_t = None if alpha_c is None else alpha_c[t]
             # A -inf target logit (log p_t = -inf) needs the guarded forms below; on the CPU a
             # quick min/max over the block's positions says whether it holds one.
-            limits = not xb.is_cpu or _has_infinite(log_pt)
+            limits = not xb.is_cpu or has_infinite(log_pt)
             loss_factor, _ = _focal_index_block(log_pt, alpha_t, gamma, need_grad,
                                                 coeff[rows, cols] if need_grad else None,
                                                 limits)
@@ -371,8 +289,8 @@ class _SoftmaxFocalFunction(torch.autograd.Function):
 def sigmoid_focal_loss(x: Tensor, y: Tensor, options: SigmoidFocalOptions) -> Tensor:
     """Sigmoid focal loss of logits ``x``; see :func:`focalkit.functional.sigmoid_focal_loss`."""
     alpha, gamma, pos_weight, weight, ignore_index, reduction, _, _ = options
-    return _SigmoidFocalFunction.apply(x, y, alpha, gamma, pos_weight, weight, ignore_index,
-                                       reduction)
+    return _elementwise.apply(SIGMOID_FOCAL, (alpha, gamma, pos_weight), x, y, weight,
+                              ignore_index, reduction)
 
 
 def softmax_focal_loss(x: Tensor, target: Tensor, options: SoftmaxFocalOptions) -> Tensor:
