@@ -42,7 +42,7 @@ OPTIONS = [
     dict(gamma=0.5, reduction="sum"),
     dict(gamma=3.0, alpha=0.75, reduction="none"),
     dict(ignore_index=-1, gamma=1.0),
-    dict(pos_weight=torch.tensor([2.0, 0.5, 1.0]), weight=torch.rand(1, 3)),
+    dict(pos_weight=torch.tensor([2.0, 0.5, 1.0]), weight=torch.tensor([[0.7, 0.1, 0.6]])),
     dict(alpha=torch.tensor([0.1, 0.5, 0.9]), reduction="none", ignore_index=-1),
 ]
 
