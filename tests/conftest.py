@@ -11,6 +11,12 @@ import torch
 if not torch.cuda.is_available():
     os.environ.setdefault("TRITON_INTERPRET", "1")
 
+# The suite runs in one pytest-xdist worker per core: each worker gets its share of the cores,
+# so that torch's intra-op threads do not oversubscribe them.
+if "PYTEST_XDIST_WORKER_COUNT" in os.environ:
+    workers = int(os.environ["PYTEST_XDIST_WORKER_COUNT"])
+    torch.set_num_threads(max(1, (os.cpu_count() or 1) // workers))
+
 import pytest  # noqa: E402
 
 from focalkit import backends
