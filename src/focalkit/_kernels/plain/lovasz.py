@@ -13,18 +13,17 @@ from ..options import LovaszHingeOptions, LovaszSoftmaxOptions
 
 
 def lovasz_weights(fg_sorted: Tensor, seen: Tensor, dtype: torch.dtype,
-                    scratch: Tensor | None = None) -> tuple[Tensor, Tensor]:
+                   buffers: tuple[Tensor, Tensor] | None = None) -> tuple[Tensor, Tensor]:
     """:func:`sorted_weights` given ``seen``, the running count of valid positions (1-D when
     every position is valid), in a dtype from :func:`count_dtype`; also returns the number
-    of foreground positions of every row, shape ``(R, 1)``. ``scratch``, a free flat buffer
-    of at least ``2 * R * L`` elements of ``seen.dtype``, is filled in place instead of two
-    fresh allocations."""
+    of foreground positions of every row, shape ``(R, 1)``. ``buffers``, two free tensors of
+    the shape of ``fg_sorted`` and the dtype of ``seen``, are filled in place instead of
+    fresh allocations; the weights are the second one (converted to ``dtype``)."""
     rows, length = fg_sorted.shape
     if length == 0:
         return (torch.zeros((rows, 0), dtype=dtype, device=fg_sorted.device),
                 torch.zeros((rows, 1), dtype=seen.dtype, device=fg_sorted.device))
-    size = rows * length
-    if scratch is None or scratch.dtype != seen.dtype or scratch.numel() < 2 * size:
+    if buffers is None:
         # Out-of-place: the form that torch.compile and torch.func trace.
         if seen.dim() == 1:
             # union_k = G + (number of background positions among the first k)
@@ -39,7 +38,7 @@ def lovasz_weights(fg_sorted: Tensor, seen: Tensor, dtype: torch.dtype,
         jac = seen / union
         weights = torch.cat((jac[:, :1], jac[:, 1:] - jac[:, :-1]), dim=1)
         return weights.to(dtype), total
-    union, weights = scratch[:size].view(rows, length), scratch[size:2 * size].view(rows, length)
+    union, weights = buffers
     if seen.dim() == 1:
         torch.cumsum(torch.logical_not(fg_sorted), 1, dtype=seen.dtype, out=union)
         total = length - union[:, -1:]
