@@ -66,6 +66,39 @@ def test_float32_radix_path_matches_reference(opts):
     torch.testing.assert_close(g32, g64.float(), rtol=1e-4, atol=1e-7)
 
 
+@pytest.mark.parametrize("opts", SOFTMAX_OPTIONS)
+def test_float32_grouped_radix_path_matches_reference(opts):
+    """Rows of 9216 (per image) and 18432 (per batch) positions: sorted a few at a time."""
+    x, t = softmax_case(n=2, c=4, spatial=(96, 96), ignore_index=opts.get("ignore_index"),
+                        dtype=torch.float32)
+    threads = torch.get_num_threads()
+    want = R.lovasz_softmax_loss(x, t, **opts)
+    xg = x.clone().requires_grad_()
+    loss = F.lovasz_softmax_loss(xg, t, **opts)
+    np.testing.assert_allclose(loss.item(), want, rtol=1e-6)
+    assert torch.get_num_threads() == threads
+    (g32,) = torch.autograd.grad(loss, xg)
+    x64 = x.double().requires_grad_()
+    (g64,) = torch.autograd.grad(F.lovasz_softmax_loss(x64, t, **opts), x64)
+    torch.testing.assert_close(g32, g64.float(), rtol=1e-4, atol=1e-8)
+
+
+@pytest.mark.parametrize("shape", [(8, 8192), (2, 100000), (3, 40000), (5, 300)],
+                         ids=["groups of 4", "groups of 2", "one row", "flat"])
+def test_float32_sort_keys_order_like_a_stable_sort(shape):
+    """Ties keep their order, NaN comes first and the ignored marker -1 last, whatever path."""
+    from focalkit._kernels.blocked.lovasz import _sort_descending
+
+    gen = torch.Generator().manual_seed(0)
+    rows = torch.randint(0, 40, shape, generator=gen).float() / 39
+    rows[torch.rand(shape, generator=gen) < 0.1] = -1.0
+    rows[torch.rand(shape, generator=gen) < 0.01] = float("nan")
+    want, want_perm = torch.sort(rows, dim=1, descending=True, stable=True)
+    values, perm, _ = _sort_descending(rows.clone())
+    torch.testing.assert_close(values, want, rtol=0, atol=0, equal_nan=True)
+    assert torch.equal(perm.reshape(shape) % shape[1], want_perm)
+
+
 @pytest.mark.parametrize("per_image", [False, True])
 def test_softmax_probabilities_match_reference(per_image):
     x, t = softmax_case()

@@ -10,8 +10,9 @@ permuted by the *same* order, the Lovasz extension of the Jaccard loss is
     \quad J_0 = 0,
 
 with :math:`G = \sum_i g_i`: :math:`J_k` is the Jaccard loss of predicting the :math:`k`
-largest errors wrong. Every class of every image is one row of a single batched sort; the
-weights :math:`J_k - J_{k-1}` come from a cumulative sum over the sorted labels. The
+largest errors wrong. Every class of every image is one row of a batched sort (on the CPU,
+a few rows per radix sort); the weights :math:`J_k - J_{k-1}` come from a cumulative sum over
+the sorted labels. The
 forward pass also evaluates the closed-form gradient (the weights scattered back to the
 unsorted positions, through the softmax Jacobian), so that the only tensor kept for the
 backward pass is the input gradient itself.
@@ -114,8 +115,9 @@ def lovasz_softmax_loss(input: Tensor, target: Tensor, *, classes: ClassesLike =
     with :math:`K` the classes present in the target (``"present"``), all classes
     (``"all"``) or the given list. With ``per_image`` each image gets its own sorts and its
     own :math:`K`, and the loss is the mean over images. The result equals the authors'
-    per-class, per-image algorithm, computed as one sort over every (image, class) row; the
-    gradient is the closed form, evaluated in the forward pass.
+    per-class, per-image algorithm, computed by one batched sort of every (image, class) row
+    (a few rows per sort on the CPU); the gradient is the closed form, evaluated in the forward
+    pass.
 
     Args:
         input: logits of shape :math:`(N, C, *)` (probabilities with ``from_logits=False``).

@@ -3,7 +3,7 @@
 Written with eager PyTorch operations that walk the input in cache-sized blocks
 (:mod:`~focalkit._kernels.blocked.blocks`); element-wise losses share one blocked loop
 (:mod:`~focalkit._kernels.blocked._elementwise`). Each kernel saves at most one input-sized
-buffer besides the inputs. The Lovasz Functions are plain device code (one batched sort, no
+buffer besides the inputs. The Lovasz Functions are plain device code (batched sorts, no
 host synchronisation), so the Triton backend serves them too; so is the soft skeleton of
 clDice (:mod:`~focalkit._kernels.blocked.boundary`).
 """

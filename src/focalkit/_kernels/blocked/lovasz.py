@@ -1,10 +1,11 @@
 """Lovasz losses as autograd Functions that form the input gradient in the forward pass.
 
-Every class of every image is one row of a single batched sort; the Lovasz weights come from a
+Every class of every image is one row; the rows are sorted as integer keys (on the CPU a few
+rows per sort, in cache, elsewhere all rows in one sort), the Lovasz weights come from a
 cumulative sum over the sorted labels and go back to the unsorted positions with one scatter,
 through the softmax Jacobian. The gradient is the only tensor saved for the backward pass.
-Nothing here leaves the device or loops over images or classes in Python, so the same Functions
-serve CUDA tensors; the float32 sort keys below are a CPU speed-up that is exact everywhere.
+Nothing here leaves the device or depends on the data in Python, so the same Functions serve
+CUDA tensors; the float32 sort keys below are exact everywhere.
 """
 
 from __future__ import annotations
@@ -16,11 +17,10 @@ from ..._tensor import count_dtype
 from .. import plain
 from ..options import LovaszHingeOptions, LovaszSoftmaxOptions
 from ..plain.lovasz import (
-    as_rows,
     class_row_weights,
     hinge_rows,
     lovasz_weights,
-    prepare_softmax,
+    softmax_probabilities,
 )
 
 
@@ -47,48 +47,66 @@ _RADIX_MIN = 2 ** 15
 _GROUP_SIZE = 2 ** 18
 
 
-def _sort_groups(rows: Tensor) -> tuple[Tensor, Tensor]:
-    """Sort float32 rows of errors on the CPU, a few at a time: see :func:`_sort_descending`.
-
-    A group of ``k`` consecutive rows (``k`` = 1, 2 or 4, dividing the number of rows) is one
-    1-D int32 radix sort (four byte passes) with key
-    ``(position in group - 2) * 2**30 + 2**30 - 2 - bits``: the bit pattern of an error is at
-    most that of 1.0, below ``2**30``, and -1 (an ignored position) becomes ``-1``, the last
-    key of its row. The sorted values are gathered from the unsorted rows into the keys'
-    buffer.
-    """
-    num_rows, length = rows.shape
+def _group_size(num_rows: int, length: int) -> int:
+    """Rows per sort on the CPU: 4, 2 or 1, dividing ``num_rows``, at most ``_GROUP_SIZE``
+    elements in all where more than one."""
     group = 4 if num_rows % 4 == 0 else 2 if num_rows % 2 == 0 else 1
     while group > 1 and group * length > _GROUP_SIZE:
         group //= 2
+    return group
+
+
+def _sort_groups(rows: Tensor, group: int) -> tuple[Tensor, Tensor]:
+    """Sort float32 rows of errors on the CPU, ``group`` rows at a time (see
+    :func:`_sort_descending`); return the sorted rows and the permutation.
+
+    A group of consecutive rows is one 1-D int32 radix sort (four byte passes) with key
+    ``(position in group - 2) * 2**30 + 2**30 - 2 - bits``, the bit pattern ``bits`` of an
+    error clamped to ``[-1, 2**30 - 2]``: an error is at most 1.0, whose pattern is below
+    ``2**30``; -1.0 (an ignored position) has a negative pattern and takes the last key of its
+    row, NaN the first. The sorted values are gathered from the unsorted rows into the keys'
+    buffer, so NaN stays NaN.
+
+    The sorts run on one thread (``torch.set_num_threads(1)`` for their duration, restored
+    afterwards). A parallel radix sort waits on its threads several times per call; over many
+    short calls those waits cost more than the second thread gains, and far more when other
+    processes share the cores. One thread sorting one cache-resident group after another is
+    still about twice as fast as a parallel sort of every row as one flat int64 array.
+    """
+    num_rows, length = rows.shape
     keys = torch.clamp(rows.view(torch.int32), -1, 2 ** 30 - 2)
     offsets = torch.arange(num_rows, dtype=torch.int32, device=rows.device).remainder_(group)
     offsets.sub_(2).mul_(2 ** 30).add_(2 ** 30 - 2)
     torch.sub(offsets.unsqueeze(1), keys, out=keys)
     keys = keys.view(num_rows // group, group * length)
     perm = torch.empty(keys.shape, dtype=torch.int64, device=rows.device)
-    for group_keys, group_perm in zip(keys, perm, strict=True):
-        torch.sort(group_keys, out=(group_keys, group_perm))
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        for group_keys, group_perm in zip(keys, perm, strict=True):
+            torch.sort(group_keys, stable=True, out=(group_keys, group_perm))
+    finally:
+        torch.set_num_threads(threads)
     values = keys.view(torch.float32)
     torch.gather(rows.view(keys.shape), 1, perm, out=values)
     return values.view(num_rows, length), perm
 
 
 def _sort_descending(rows: Tensor) -> tuple[Tensor, Tensor, tuple[Tensor, ...]]:
-    """Sort each row of ``rows`` in decreasing order.
+    """Sort each row of ``rows`` in decreasing order, stably (ties keep their order).
 
     Returns the sorted rows (``rows`` itself or a new buffer), the permutation and the
-    buffers of the shape and dtype of ``rows`` that the sort left free (none to two). The
+    buffers of the shape and dtype of ``rows`` that the sort left free (one or two). The
     permutation has the shape ``(G, S)`` of ``rows`` viewed as ``G`` groups of whole rows:
     entry ``j`` of group ``g`` is the index, in the unsorted group, of the value that is
     ``j``-th in the sorted group.
 
     float32 rows of errors (non-negative, with -1 marking ignored positions) are sorted as
     integer keys with a radix sort, since the bit pattern of a non-negative float orders like
-    the float; the sort is stable, so ties keep their order whatever the groups:
+    the float:
 
-    * on the CPU, rows of at least ``2**13`` elements: a few rows at a time, as int32 keys
-      (see :func:`_sort_groups`);
+    * on the CPU, where a group of rows (see :func:`_group_size`) holds at least
+      ``_RADIX_MIN`` elements: a group at a time, as int32 keys (see :func:`_sort_groups`);
     * otherwise, all rows as one flat int64 array with key ``row * 2**32 + (2**31 - 1 -
       bits)``; the sorted values come back from the keys' low 32 bits, in sequential passes.
 
@@ -96,10 +114,11 @@ def _sort_descending(rows: Tensor) -> tuple[Tensor, Tensor, tuple[Tensor, ...]]:
     """
     num_rows, length = rows.shape
     if rows.dtype != torch.float32:
-        values, perm = torch.sort(rows, dim=1, descending=True)
+        values, perm = torch.sort(rows, dim=1, descending=True, stable=True)
         return values, perm, (rows,)
-    if rows.device.type == "cpu" and 4 * length >= _RADIX_MIN:
-        values, perm = _sort_groups(rows)
+    group = _group_size(num_rows, length)
+    if rows.device.type == "cpu" and group * length >= _RADIX_MIN:
+        values, perm = _sort_groups(rows, group)
         return values, perm, (rows,)
     offsets = torch.arange(num_rows, dtype=torch.int64, device=rows.device)
     offsets = offsets.mul_(2 ** 32).add_(2 ** 31 - 1).unsqueeze(1)
@@ -107,40 +126,66 @@ def _sort_descending(rows: Tensor) -> tuple[Tensor, Tensor, tuple[Tensor, ...]]:
     torch.sub(offsets, rows.view(torch.int32), out=keys)
     keys = keys.view(-1)
     perm = torch.empty_like(keys)
-    torch.sort(keys, out=(keys, perm))
+    torch.sort(keys, stable=True, out=(keys, perm))
     keys.bitwise_and_(2 ** 32 - 1).neg_().add_(2 ** 31 - 1)
     rows.view(torch.int32).view(-1).copy_(keys)
     spare = keys.view(torch.float32).view(2, num_rows, length)
     return rows, perm.view(1, -1), (spare[0], spare[1])
 
 
-class _LovaszSoftmaxFunction(torch.autograd.Function):
-    """One batched sort; the input gradient is formed in the forward pass and saved alone.
+def _weights_in_place(fg_sorted: Tensor, seen: Tensor, out: Tensor) -> tuple[Tensor, Tensor]:
+    """:func:`~focalkit._kernels.plain.lovasz.lovasz_weights` of float rows of sorted
+    foreground indicators, in place: ``fg_sorted`` is overwritten, the weights go to ``out``
+    (same shape and dtype as ``fg_sorted`` and ``seen``). Returns ``out`` and the number of
+    foreground positions of every row."""
+    cum = fg_sorted.cumsum_(1)
+    total = cum[:, -1:].clone()
+    # union_k = G + (valid background positions among the first k), exact integers
+    union = torch.sub(seen, cum, out=cum).add_(total)
+    if seen.dim() == 2:
+        union.clamp_min_(1.0)  # 0 only before the first valid position, where seen is 0 too
+    jac = torch.div(seen, union, out=union)
+    out[:, :1] = jac[:, :1]
+    torch.sub(jac[:, 1:], jac[:, :-1], out=out[:, 1:])
+    return out, total
 
-    The errors are written straight into the row layout, sorted once, and the foreground mask
-    is gathered with the same permutation. With ``w`` the row weights times the Lovasz
-    weights, the gradient with respect to the probabilities is ``w`` scattered back to the
-    unsorted positions, negated on the foreground; the softmax Jacobian is applied in place.
+
+class _LovaszSoftmaxFunction(torch.autograd.Function):
+    """Sorted rows of errors; the input gradient is formed in the forward pass and saved alone.
+
+    The errors and the foreground indicators are written straight into the row layout, the
+    errors are sorted and the indicators gathered with the same permutation. With ``w`` the
+    row weights times the Lovasz weights, the gradient with respect to the probabilities is
+    ``w`` scattered back to the unsorted positions, negated on the foreground; the softmax
+    Jacobian is applied in place.
     """
 
     @staticmethod
     def forward(ctx, x, target, ignore_index, from_logits, per_image, classes):
-        p, fg, valid, labels = prepare_softmax(x, target, ignore_index, from_logits)
+        p, valid, labels = softmax_probabilities(x, target, ignore_index, from_logits, fill=0)
         n, c, m = p.shape
         dtype = p.dtype
         if per_image:
-            errors = torch.empty((n, c, m), dtype=dtype, device=x.device)
-            layout, rows = errors, errors.view(n * c, m)
+            errors, fg = (torch.empty((n, c, m), dtype=dtype, device=x.device),
+                          torch.zeros((n, c, m), dtype=dtype, device=x.device))
+            layout, fg_layout = errors, fg
         else:
-            errors = torch.empty((c, n, m), dtype=dtype, device=x.device)
-            layout, rows = errors.transpose(0, 1), errors.view(c, n * m)
-        torch.sub(p, fg.view(torch.uint8), out=layout).abs_()
+            errors, fg = (torch.empty((c, n, m), dtype=dtype, device=x.device),
+                          torch.zeros((c, n, m), dtype=dtype, device=x.device))
+            layout, fg_layout = errors.transpose(0, 1), fg.transpose(0, 1)
+        rows = errors.view(n * c, m) if per_image else errors.view(c, n * m)
+        # One class per position is foreground (none where ignored): a scatter marks it, and
+        # its error is 1 - p where the others' is p (|p - 1| and 1 - p round alike).
+        index = labels.long().unsqueeze(1)
+        fg_layout.scatter_(1, index, 1.0 if valid is None else valid.unsqueeze(1).to(dtype))
+        p_t = p.gather(1, index)
+        layout.copy_(p)
+        layout.scatter_(1, index, torch.sub(1.0, p_t))
         if valid is not None:
             layout.masked_fill_(~valid.unsqueeze(1), -1.0)
         values, perm, free = _sort_descending(rows)
         del layout, rows
-        fg_sorted = as_rows(fg, per_image).view(perm.shape).gather(1, perm)
-        fg_sorted = fg_sorted.view(values.shape)
+        fg_rows = fg.view(perm.shape)
         counting = count_dtype(values.shape[1], dtype)
         seen = torch.arange(1, values.shape[1] + 1, dtype=counting, device=x.device)
         if valid is not None:
@@ -151,13 +196,16 @@ class _LovaszSoftmaxFunction(torch.autograd.Function):
             else:
                 valid_counts = valid_counts.sum().reshape(1, 1)
             seen = torch.minimum(seen, valid_counts.to(counting))
-        buffers = None
-        if counting == dtype:
-            buffers = (free[0], free[1] if len(free) > 1 else torch.empty_like(values))
-        del free
-        weights, counts = lovasz_weights(fg_sorted, seen, dtype, buffers)
+        if counting == dtype and values.shape[1] > 0:
+            out = free[0].view(perm.shape) if free else None
+            fg_sorted = torch.gather(fg_rows, 1, perm, out=out).view(values.shape)
+            # the indicators' buffer is free once gathered: it takes the weights
+            weights, counts = _weights_in_place(fg_sorted, seen, fg.view(values.shape))
+        else:
+            fg_sorted = fg_rows.gather(1, perm).view(values.shape)
+            weights, counts = lovasz_weights(fg_sorted, seen, dtype)
+        del fg_sorted, fg_rows, fg, free
         weights.mul_(class_row_weights(counts, classes, per_image, c, dtype))
-        del fg_sorted, buffers
         grad = None
         # The loss is the sorted errors times the weights, summed pairwise: forming it from the
         # gradient terms below would subtract nearly equal sums and lose about 1e-5 of it.
@@ -166,12 +214,10 @@ class _LovaszSoftmaxFunction(torch.autograd.Function):
             # The weights go back to the unsorted positions, into the sorted values' buffer.
             flat = values.view(perm.shape).scatter_(1, perm, weights.view(perm.shape))
             del perm, values
-            # d loss / d p is w on the background and -w on the foreground; one class per
-            # position is foreground: a gather and a scatter handle it.
+            # d loss / d p is w on the background and -w on the foreground: a gather and a
+            # scatter handle the foreground.
             w = flat.view(n, c, m) if per_image else flat.view(c, n, m).transpose(0, 1)
-            index = labels.long().clamp_max_(c - 1).unsqueeze(1)
             w_t = w.gather(1, index)
-            p_t = p.gather(1, index)
             p_w = torch.mul(p, w, out=weights.view(p.shape))
             dot = p_w.sum(dim=1, keepdim=True)
             del p_w, weights

@@ -12,45 +12,26 @@ from ..._tensor import compute_dtype, count_dtype, ignore_mask, mask_ignored
 from ..options import LovaszHingeOptions, LovaszSoftmaxOptions
 
 
-def lovasz_weights(fg_sorted: Tensor, seen: Tensor, dtype: torch.dtype,
-                   buffers: tuple[Tensor, Tensor] | None = None) -> tuple[Tensor, Tensor]:
+def lovasz_weights(fg_sorted: Tensor, seen: Tensor, dtype: torch.dtype) -> tuple[Tensor, Tensor]:
     """:func:`sorted_weights` given ``seen``, the running count of valid positions (1-D when
     every position is valid), in a dtype from :func:`count_dtype`; also returns the number
-    of foreground positions of every row, shape ``(R, 1)``. ``buffers``, two free tensors of
-    the shape of ``fg_sorted`` and the dtype of ``seen``, are filled in place instead of
-    fresh allocations; the weights are the second one (converted to ``dtype``)."""
+    of foreground positions of every row, shape ``(R, 1)``."""
     rows, length = fg_sorted.shape
     if length == 0:
         return (torch.zeros((rows, 0), dtype=dtype, device=fg_sorted.device),
                 torch.zeros((rows, 1), dtype=seen.dtype, device=fg_sorted.device))
-    if buffers is None:
-        # Out-of-place: the form that torch.compile and torch.func trace.
-        if seen.dim() == 1:
-            # union_k = G + (number of background positions among the first k)
-            union = torch.cumsum(torch.logical_not(fg_sorted), 1, dtype=seen.dtype)
-            total = length - union[:, -1:]
-            union = union + total
-        else:
-            cum = torch.cumsum(fg_sorted, 1, dtype=seen.dtype)
-            total = cum[:, -1:]
-            # 0 only before the first valid position, where seen is 0 too
-            union = (seen - cum + total).clamp_min(1.0)
-        jac = seen / union
-        weights = torch.cat((jac[:, :1], jac[:, 1:] - jac[:, :-1]), dim=1)
-        return weights.to(dtype), total
-    union, weights = buffers
     if seen.dim() == 1:
-        torch.cumsum(torch.logical_not(fg_sorted), 1, dtype=seen.dtype, out=union)
+        # union_k = G + (number of background positions among the first k)
+        union = torch.cumsum(torch.logical_not(fg_sorted), 1, dtype=seen.dtype)
         total = length - union[:, -1:]
-        union.add_(total)
+        union = union + total
     else:
-        torch.cumsum(fg_sorted, 1, dtype=seen.dtype, out=union)
-        total = union[:, -1:].clone()
-        torch.sub(seen, union, out=union).add_(total)
-        union.clamp_min_(1.0)
-    jac = torch.div(seen, union, out=union)
-    weights[:, :1] = jac[:, :1]
-    torch.sub(jac[:, 1:], jac[:, :-1], out=weights[:, 1:])
+        cum = torch.cumsum(fg_sorted, 1, dtype=seen.dtype)
+        total = cum[:, -1:]
+        # 0 only before the first valid position, where seen is 0 too
+        union = (seen - cum + total).clamp_min(1.0)
+    jac = seen / union
+    weights = torch.cat((jac[:, :1], jac[:, 1:] - jac[:, :-1]), dim=1)
     return weights.to(dtype), total
 
 
@@ -84,18 +65,27 @@ def row_weights(present: Tensor, per_image: bool) -> Tensor:
     return weights
 
 
-def prepare_softmax(input: Tensor, target: Tensor, ignore_index: int | None,
-                     from_logits: bool) -> tuple[Tensor, Tensor, Tensor | None, Tensor]:
-    """Probabilities ``(N, C, M)``, foreground mask ``(N, C, M)``, validity ``(N, M)`` and
-    labels ``(N, M)`` (ignored positions labelled ``C``)."""
+def softmax_probabilities(input: Tensor, target: Tensor, ignore_index: int | None,
+                          from_logits: bool, fill: int) -> tuple[Tensor, Tensor | None, Tensor]:
+    """Probabilities ``(N, C, M)``, validity ``(N, M)`` (None without ``ignore_index``) and
+    class indices ``(N, M)``, ignored positions set to ``fill``."""
     n, c = input.shape[0], input.shape[1]
     m = math.prod(input.shape[2:])
     x = input.reshape(n, c, m)
-    valid, t = ignore_mask(target.reshape(n, m), ignore_index, fill=c)
+    valid, t = ignore_mask(target.reshape(n, m), ignore_index, fill=fill)
     if valid is not None:
         x = torch.where(valid.unsqueeze(1), x, 0.0)
     x = x.to(compute_dtype(input))
     p = torch.softmax(x, dim=1) if from_logits else x
+    return p, valid, t
+
+
+def prepare_softmax(input: Tensor, target: Tensor, ignore_index: int | None,
+                    from_logits: bool) -> tuple[Tensor, Tensor, Tensor | None, Tensor]:
+    """Probabilities ``(N, C, M)``, foreground mask ``(N, C, M)``, validity ``(N, M)`` and
+    labels ``(N, M)`` (ignored positions labelled ``C``)."""
+    c = input.shape[1]
+    p, valid, t = softmax_probabilities(input, target, ignore_index, from_logits, fill=c)
     labels = small_labels(t, c)
     fg = labels.unsqueeze(1) == torch.arange(c, device=input.device,
                                              dtype=labels.dtype).view(1, c, 1)
