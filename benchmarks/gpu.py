@@ -12,8 +12,11 @@ order rotating), and reports the median. For each variant it also records
 
 Problems: sigmoid focal ``(16, 100000, 80)`` in float32 and bfloat16; softmax focal
 ``(32, 19, 512, 512)`` and ``(4096, 32000)``; Dice ``(32, 19, 512, 512)``; Lovasz-Softmax
-``(8, 19, 512, 512)``. Results are appended to ``benchmarks/results-gpu.csv`` and rendered into
-the GPU section of ``docs/benchmarks.md``.
+``(8, 19, 512, 512)``; the loss over a linear layer, shape ``(N, H, C)`` = ``(8192, 4096,
+131072)`` in bfloat16 and float32, against the materialised logits, ``torch.compile``, torch's
+chunked ``linear_cross_entropy`` and, when installed, Liger-Kernel's fused linear
+cross-entropy and cut-cross-entropy. Results are appended to ``benchmarks/results-gpu.csv``
+and rendered into the GPU section of ``docs/benchmarks.md``.
 
 Run from the repository root: ``python benchmarks/gpu.py`` on a CUDA machine (about five
 minutes on an H100-class GPU), or ``python benchmarks/gpu.py --device cpu --quick`` for a
@@ -57,12 +60,15 @@ FULL = {
     "softmax_focal": [((32, 19, 512, 512), torch.float32), ((4096, 32000), torch.float32)],
     "dice": [((32, 19, 512, 512), torch.float32)],
     "lovasz_softmax": [((8, 19, 512, 512), torch.float32)],
+    "linear_head": [((8192, 4096, 131072), torch.bfloat16),
+                    ((8192, 4096, 131072), torch.float32)],
 }
 QUICK = {
     "sigmoid_focal": [((2, 300, 8), torch.float32), ((2, 300, 8), torch.bfloat16)],
     "softmax_focal": [((2, 5, 16, 16), torch.float32), ((64, 300), torch.float32)],
     "dice": [((2, 5, 16, 16), torch.float32)],
     "lovasz_softmax": [((2, 5, 16, 16), torch.float32)],
+    "linear_head": [((64, 16, 300), torch.float32)],
 }
 
 Setup = Callable[[tuple, torch.dtype, str], tuple[tuple, Callable[..., torch.Tensor]]]
@@ -89,6 +95,20 @@ def class_inputs(shape, dtype, device):
     x = (torch.randn(shape, generator=gen) * 2.0).to(device, dtype).requires_grad_()
     t = torch.randint(0, shape[1], (shape[0], *shape[2:]), generator=gen).to(device)
     return x, t
+
+
+def linear_inputs(shape, dtype, device):
+    """Features ``(N, H)`` and a weight ``(C, H)`` that both require grad, and targets."""
+    rows, features, classes = shape
+    gen = torch.Generator().manual_seed(0)
+    x = torch.randn(rows, features, generator=gen).to(device, dtype).requires_grad_()
+    w = (torch.randn(classes, features, generator=gen) / features ** 0.5).to(device, dtype)
+    t = torch.randint(0, classes, (rows,), generator=gen).to(device)
+    return x, w.requires_grad_(), t
+
+
+def torch_linear_ce(x, w, t):
+    return F.cross_entropy((x @ w.T).float(), t)
 
 
 def torch_sigmoid_focal(x, y, alpha=0.25, gamma=2.0):
@@ -209,6 +229,39 @@ def variants(problem: str, compile_backend: str) -> dict[str, Callable]:
             return make_inputs(shape, dtype, device), loss
 
         peers = {"smp": smp_loss}
+    elif problem == "linear_head":
+        make_inputs, formula = linear_inputs, torch_linear_ce
+
+        def ours(x, w, t):
+            return fk.linear_softmax_focal_loss(x, w, t, gamma=0.0)
+
+        def focal(shape, dtype, device):
+            triton_ready(device)
+            return make_inputs(shape, dtype, device), with_backend(
+                "triton", lambda x, w, t: fk.linear_softmax_focal_loss(x, w, t, gamma=2.0))
+
+        def torch_chunked(shape, dtype, device):
+            return make_inputs(shape, dtype, device), lambda x, w, t: F.linear_cross_entropy(
+                x, w, t, options=torch.nn.LinearCrossEntropyOptions())
+
+        def liger(shape, dtype, device):
+            try:
+                from liger_kernel.transformers import LigerFusedLinearCrossEntropyLoss
+            except ImportError as error:
+                raise Skip("liger-kernel is not installed") from error
+            loss = LigerFusedLinearCrossEntropyLoss()
+            return make_inputs(shape, dtype, device), lambda x, w, t: loss(w, x, t)
+
+        def cut(shape, dtype, device):
+            try:
+                from cut_cross_entropy import linear_cross_entropy
+            except ImportError as error:
+                raise Skip("cut-cross-entropy is not installed") from error
+            return make_inputs(shape, dtype, device), linear_cross_entropy
+
+        peers = {"focalkit triton, gamma=2": focal,
+                 "torch linear_cross_entropy, chunked": torch_chunked,
+                 "liger fused linear CE": liger, "cut-cross-entropy": cut}
     else:
         raise ValueError(f"unknown problem {problem!r}")
 
@@ -228,12 +281,16 @@ def variants(problem: str, compile_backend: str) -> dict[str, Callable]:
     return found
 
 
+def _params(inputs: tuple) -> list[torch.Tensor]:
+    return [t for t in inputs if t.requires_grad]
+
+
 def floor_bytes(problem: str, inputs: tuple) -> int:
-    """Bytes forward+backward must move at least: every input read once, the gradient written
+    """Bytes forward+backward must move at least: every input read once, the gradients written
     once (Dice reads its logits twice: the gradient needs the global sums)."""
     x = inputs[0]
     reads = sum(t.numel() * t.element_size() for t in inputs)
-    grad = x.numel() * x.element_size()
+    grad = sum(t.numel() * t.element_size() for t in _params(inputs))
     if problem == "dice":
         reads += x.numel() * x.element_size()
     return reads + grad
@@ -251,8 +308,8 @@ def _sync(device: str) -> None:
 
 def _call(inputs: tuple, fn, device: str) -> float:
     """One forward+backward call; its time in milliseconds."""
-    x = inputs[0]
-    x.grad = None
+    for t in _params(inputs):
+        t.grad = None
     if device == "cuda":
         start, end = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
         start.record()
@@ -269,7 +326,8 @@ def _peak_extra(inputs: tuple, fn, device: str) -> float:
     """Peak memory above what is allocated before the call, in MiB (CUDA only)."""
     if device != "cuda":
         return float("nan")
-    inputs[0].grad = None
+    for t in _params(inputs):
+        t.grad = None
     _sync(device)
     before = torch.cuda.memory_allocated()
     torch.cuda.reset_peak_memory_stats()

@@ -38,7 +38,7 @@ COLUMNS = [
     "timestamp", "machine", "torch", "threads", "benchmark", "shape", "variant", "rounds",
     "median_ms", "spread", "min_ms", "max_ms", "forward_ms", "warmup_ms", "saved_bytes",
     "extra_saved_bytes", "input_bytes", "baseline_speedup", "loss", "load", "busy_calls",
-    "note",
+    "peak_bytes", "note",
 ]
 
 
@@ -183,6 +183,40 @@ def saved_bytes(inputs: tuple, fn) -> tuple[int, int]:
     return total, extra
 
 
+def _status_bytes(key: str) -> int:
+    with open("/proc/self/status") as handle:
+        for line in handle:
+            if line.startswith(key):
+                return int(line.split()[1]) * 1024
+    raise OSError(f"no {key} in /proc/self/status")
+
+
+def peak_growth(inputs: tuple, fn, calls: int = 2) -> int:
+    """Peak growth of the resident memory over ``calls`` forward+backward calls, in bytes.
+
+    After one warm-up call (compilation, thread pools, allocator arenas), the gradients are
+    dropped, free memory is handed back to the system (``malloc_trim``) and the peak resident
+    size is reset (``/proc/self/clear_refs``); the growth is the peak over the calls minus
+    the resident size before them. It includes everything the calls leave behind, the
+    gradients among them. Run it in a fresh process per variant: memory one variant frees
+    may stay in the allocator and hide another's growth. Linux only.
+    """
+    import ctypes
+    import gc
+
+    _step(inputs, fn)
+    for t in _params(inputs):
+        t.grad = None
+    gc.collect()
+    ctypes.CDLL("libc.so.6").malloc_trim(0)
+    with open("/proc/self/clear_refs", "w") as handle:
+        handle.write("5")
+    base = _status_bytes("VmRSS")
+    for _ in range(calls):
+        _step(inputs, fn)
+    return _status_bytes("VmHWM") - base
+
+
 def _input_bytes(inputs: tuple) -> int:
     """Bytes of the tensors that require grad (the logits), or of all tensors if none do."""
     tensors = _params(inputs) or [t for t in inputs if isinstance(t, torch.Tensor)]
@@ -229,7 +263,8 @@ def agree(shape: tuple, variants: dict[str, Variant], *, baseline: str = "focalk
 
 def compare(benchmark: str, shape: tuple, variants: dict[str, Variant], *, rounds: int = 7,
             baseline: str = "focalkit", csv_path: str | os.PathLike = "benchmarks/results.csv",
-            notes: dict[str, str] | None = None, idle_wait: float = 0.0) -> list[dict]:
+            notes: dict[str, str] | None = None, idle_wait: float = 0.0,
+            peak: Callable[[str], int] | None = None) -> list[dict]:
     """Time forward+backward of each variant on one problem and append the rows to a CSV.
 
     Args:
@@ -243,6 +278,9 @@ def compare(benchmark: str, shape: tuple, variants: dict[str, Variant], *, round
         idle_wait: before each timed call, wait up to this many seconds for the CPU to be
             idle (see :func:`wait_idle`); calls that started on a busy CPU anyway are counted
             in the ``busy_calls`` column.
+        peak: optional ``peak(name) -> bytes``, the peak memory growth of a call of the
+            variant (measured by the caller, e.g. in a fresh process; see
+            :func:`peak_growth`), stored in the ``peak_bytes`` column.
 
     Returns:
         One dict per variant that ran, with the keys of :data:`COLUMNS`: ``median_ms`` (median
@@ -318,6 +356,7 @@ def compare(benchmark: str, shape: tuple, variants: dict[str, Variant], *, round
             "loss": f"{stats[name]['loss']:.7g}",
             "load": round(load, 2),
             "busy_calls": stats[name].get("busy", 0) if idle_wait > 0 else "",
+            "peak_bytes": peak(name) if peak is not None else "",
             "note": notes.get(name, ""),
         })
     _append(Path(csv_path), rows)
@@ -381,6 +420,9 @@ METHOD = """\
   pass, recorded with `torch.autograd.graph.saved_tensors_hooks`; "extra" counts only those
   that are not the inputs themselves (logits and target), and "extra / input" relates it to
   the size of the logits.
+* "peak MiB" (where measured) is the peak growth of the resident memory over two
+  forward+backward calls, in a fresh process per variant after one warm-up call
+  (`harness.peak_growth`); it includes the gradients the calls leave behind.
 * Peers are timed as installed, with their own conventions; where a peer's "mean" divides by a
   different count (per class), its value is rescaled only for the agreement check printed by
   the script, not in the timing.
@@ -415,6 +457,7 @@ def render(csv_path: str | os.PathLike | None = "benchmarks/results.csv",
         group = [r for r in rows if (r["benchmark"], r["shape"]) == (benchmark, shape)
                  and r["timestamp"] == stamp]
         first = group[0]
+        peaks = any(r.get("peak_bytes") for r in group)
         lines += [
             f"## {benchmark}, shape {shape.replace('x', ' x ')}",
             "",
@@ -424,19 +467,22 @@ def render(csv_path: str | os.PathLike | None = "benchmarks/results.csv",
             + ".",
             "",
             "| variant | median ms | IQR | range | forward ms | warm-up ms | vs focalkit "
-            "| saved MiB | extra MiB | extra / input | busy | note |",
-            "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|",
+            "| saved MiB | extra MiB | extra / input |"
+            + (" peak MiB |" if peaks else "") + " busy | note |",
+            "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
+            + ("---:|" if peaks else "") + "---:|---|",
         ]
         for r in sorted(group, key=lambda r: float(r["median_ms"])):
             ratio = f"{float(r['baseline_speedup']):.2f}x" if r["baseline_speedup"] else ""
             inputs = int(r["input_bytes"]) or 1
+            peak = f" {_mib(r['peak_bytes'])} |" if r.get("peak_bytes") else " |"
             lines.append(
                 f"| {r['variant']} | {_ms(r['median_ms'])} | {_ms(r['spread'])} "
                 f"| {_ms(r['min_ms'])}-{_ms(r['max_ms'])} "
                 f"| {_ms(r['forward_ms'])} | {_ms(r['warmup_ms'])} | {ratio} "
                 f"| {_mib(r['saved_bytes'])} | {_mib(r['extra_saved_bytes'])} "
-                f"| {int(r['extra_saved_bytes']) / inputs:.2f} | {r.get('busy_calls', '')} "
-                f"| {r['note']} |")
+                f"| {int(r['extra_saved_bytes']) / inputs:.2f} |" + (peak if peaks else "")
+                + f" {r.get('busy_calls', '')} | {r['note']} |")
         lines.append("")
     lines.append(METHOD)
     lines += _gpu_section(gpu_csv_path)

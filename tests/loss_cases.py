@@ -1231,3 +1231,7 @@ CASES = [
 
 #: The rows by name.
 BY_NAME = {case.name: case for case in CASES}
+
+#: Public losses whose arguments a row cannot hold, with the test file that has their table:
+#: a loss over a linear layer takes the layer's weight (and bias) besides input and target.
+OWN_TABLES = {F.linear_softmax_focal_loss: "test_linear.py"}

@@ -59,3 +59,47 @@ def test_triton_equals_plain_on_cuda(case, dtype):
     tol = dict(rtol=1e-5, atol=1e-6) if dtype == torch.float32 else dict(rtol=2e-2, atol=2e-3)
     torch.testing.assert_close(results[0][0], results[1][0], **tol)
     torch.testing.assert_close(results[0][1], results[1][1], **tol)
+
+
+def _linear_inputs(dtype=torch.float32, rows=300, features=64, classes=5000):
+    gen = torch.Generator().manual_seed(0)
+    x = torch.randn(rows, features, generator=gen).to("cuda", dtype).requires_grad_()
+    w = (torch.randn(classes, features, generator=gen) / features ** 0.5).to("cuda", dtype)
+    t = torch.randint(0, classes, (rows,), generator=gen).to("cuda")
+    t[::7] = -100
+    return x, w.requires_grad_(), t
+
+
+@pytest.mark.parametrize("backend", ["auto", "triton"])
+def test_linear_head_without_host_synchronisation(backend):
+    from focalkit.functional import linear_softmax_focal_loss
+
+    x, w, t = _linear_inputs()
+    alpha = torch.rand(w.shape[0], device="cuda")
+    with backends.use(backend):
+        linear_softmax_focal_loss(x, w, t, alpha=alpha, z_loss=1e-4).backward()
+        torch.cuda.synchronize()
+        torch.cuda.set_sync_debug_mode("error")
+        try:
+            linear_softmax_focal_loss(x, w, t, alpha=alpha, z_loss=1e-4).backward()
+        finally:
+            torch.cuda.set_sync_debug_mode("default")
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.bfloat16])
+@pytest.mark.parametrize("kwargs", [dict(gamma=2.0), dict(gamma=0.0, label_smoothing=0.1),
+                                    dict(gamma=1.5, epsilon=1.0, reduction="none")])
+def test_linear_head_triton_equals_plain_on_cuda(dtype, kwargs):
+    from focalkit.functional import linear_softmax_focal_loss
+
+    x, w, t = _linear_inputs(dtype)
+    results = []
+    for backend in ("triton", "plain"):
+        xi, wi = x.detach().clone().requires_grad_(), w.detach().clone().requires_grad_()
+        with backends.use(backend):
+            loss = linear_softmax_focal_loss(xi, wi, t, chunk_size=64, **kwargs)
+        grads = torch.autograd.grad(loss.sum(), (xi, wi))
+        results.append([loss.float()] + [g.float() for g in grads])
+    tol = dict(rtol=1e-4, atol=1e-5) if dtype == torch.float32 else dict(rtol=2e-2, atol=2e-3)
+    for got, want in zip(*results, strict=True):
+        torch.testing.assert_close(got, want, **tol)

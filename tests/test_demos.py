@@ -172,6 +172,25 @@ def test_detect_end_to_end(tmp_path, capsys):
     _check_png(out / "detect_loss.png")
 
 
+def test_lmhead_end_to_end(tmp_path, capsys):
+    from focalkit.demos.lmhead import LOSSES
+
+    out = tmp_path / "lm"
+    printed = _run(["demo", "lmhead", "--vocab", "300", "--train-tokens", "400", "--epochs",
+                    "2", "--quiet", "--out", str(out)], capsys)
+    rows = _rows(out)
+    assert [r["loss"] for r in rows] == list(LOSSES)
+    assert len(_table_rows(printed.out, [label for label, _ in LOSSES.values()])) == len(LOSSES)
+    record = json.loads((out / "results.json").read_text())
+    results = {r["loss"]: r for r in record["results"]}
+    # the same loss, fused or materialised: the same training, up to rounding
+    np.testing.assert_allclose(results["linear-ce"]["train_loss"],
+                               results["ce"]["train_loss"], rtol=1e-4)
+    assert results["linear-focal"]["train_loss"][0] < results["ce"]["train_loss"][0]
+    assert sum(record["data"]["bucket_tokens"].values()) == record["data"]["seen_tokens"]
+    _check_png(out / "lmhead.png")
+
+
 def test_ldam_drw_switches_its_class_weights_on_late():
     import focalkit
     from focalkit.demos.classify import DRW_FRACTION, build_loss

@@ -25,7 +25,8 @@ def test_gpu_benchmark_quick_on_cpu(tmp_path, monkeypatch):
     with open(csv_path, newline="") as handle:
         rows = list(csv.DictReader(handle))
     problems = {row["benchmark"] for row in rows}
-    assert problems == {"sigmoid_focal", "softmax_focal", "dice", "lovasz_softmax"}
+    assert problems == {"sigmoid_focal", "softmax_focal", "dice", "lovasz_softmax",
+                        "linear_head"}
     variants = {row["variant"] for row in rows}
     assert {"focalkit triton", "focalkit plain", "torch formula",
             "torch.compile(torch formula)"} <= variants

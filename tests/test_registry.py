@@ -22,9 +22,13 @@ REQUIRED: dict[str, dict] = {
 WRAPPERS = {focalkit.ComboLoss, focalkit.FocalWrapper}
 
 
-def sample(kind: str) -> tuple[torch.Tensor, torch.Tensor]:
-    """A small input and target of each kind of target in the table."""
+def sample(kind: str) -> tuple[torch.Tensor, ...]:
+    """The arguments of each kind of loss in the table: a small input and target (for a loss
+    over a linear layer: features, the layer's weight and a target)."""
     g = torch.Generator().manual_seed(0)
+    if kind == "linear":
+        return (torch.randn(2, 4, 8, generator=g), torch.randn(5, 8, generator=g),
+                torch.randint(0, 5, (2, 4), generator=g))
     if kind == "multiclass":
         return torch.randn(2, 3, 4, 4, generator=g), torch.randint(0, 3, (2, 4, 4), generator=g)
     if kind == "distribution":
@@ -51,9 +55,9 @@ def cases() -> list[tuple[str, str, dict]]:
 def test_every_registered_loss_builds_and_runs(name, kind, kwargs):
     loss = get_loss(name, **kwargs)
     assert type(loss) is LOSSES[name].module
-    x, t = sample(kind)
-    x.requires_grad_(True)
-    value = loss(x, t)
+    args = sample(kind)
+    x = args[0].requires_grad_(True)
+    value = loss(*args)
     assert value.dim() == 0 and torch.isfinite(value)
     value.backward()
     assert torch.isfinite(x.grad).all() and x.grad.abs().sum() > 0

@@ -197,6 +197,11 @@ def check_weight_values(name: str, tensor: Tensor) -> None:
         raise ValueError(f"{name} values must lie in [0, inf); got {bad:g}")
 
 
+def check_optional_positive_int(name: str, value: object) -> int | None:
+    """None, or a positive int as :func:`check_positive_int` checks it."""
+    return None if value is None else check_positive_int(name, value)
+
+
 def check_ignore_index(ignore_index: object) -> int | None:
     if ignore_index is None:
         return None
@@ -338,18 +343,59 @@ def check_class_target(input: Tensor, target: object) -> bool:
     return True
 
 
-def check_index_target(input: Tensor, target: object, layout: str = "(N, *)") -> None:
+def check_index_target(input: Tensor, target: object, layout: str = "(N, *)",
+                       expected: tuple[int, ...] | None = None) -> None:
     """``target`` must be a tensor of integer class indices of shape ``(N, *)`` for an
-    ``(N, C, *)`` input (``layout`` names the shape in the message), on the input's device."""
+    ``(N, C, *)`` input, or of shape ``expected`` when given (``layout`` names the shape in
+    the message), on the input's device."""
     if not isinstance(target, Tensor):
         raise TypeError(f"target must be a torch.Tensor; got {type(target).__name__}")
     if target.is_floating_point() or target.is_complex() or target.dtype == torch.bool:
         raise TypeError(f"target must hold integer class indices; got dtype {target.dtype}")
-    expected = (input.shape[0], *input.shape[2:])
+    if expected is None:
+        expected = (input.shape[0], *input.shape[2:])
     if tuple(target.shape) != expected:
         raise ValueError(f"target of class indices must have shape {layout} = {expected} for "
                          f"input {tuple(input.shape)}; got {tuple(target.shape)}")
     check_device("target", target, input)
+
+
+def check_linear_head(input: Tensor, weight: object, target: object,
+                      bias: object) -> int:
+    """Check the operands of a loss over a linear layer and return the number of classes C.
+
+    ``input`` holds features ``(*, H)``, ``weight`` must be a ``(C, H)`` tensor and ``bias``
+    None or a ``(C,)`` tensor, both of the input's dtype and device; ``target`` must hold
+    integer class indices of shape ``(*)``.
+    """
+    if input.dim() < 1:
+        raise ValueError(f"input must have shape (*, H) with a feature dimension; got shape "
+                         f"{tuple(input.shape)}")
+    features = input.shape[-1]
+    check_float_tensor("linear_weight", weight)
+    if weight.dim() != 2 or weight.shape[1] != features:
+        raise ValueError(f"linear_weight must have shape (C, H) = (C, {features}) for input of "
+                         f"shape {tuple(input.shape)}; got {tuple(weight.shape)}")
+    classes = weight.shape[0]
+    if classes < 1:
+        raise ValueError(f"linear_weight must have at least one class (row); got shape "
+                         f"{tuple(weight.shape)}")
+    operands = [("linear_weight", weight)]
+    if bias is not None:
+        check_float_tensor("linear_bias", bias)
+        if tuple(bias.shape) != (classes,):
+            raise ValueError(f"linear_bias must have shape (C,) = ({classes},) for "
+                             f"linear_weight of shape {tuple(weight.shape)}; got "
+                             f"{tuple(bias.shape)}")
+        operands.append(("linear_bias", bias))
+    for name, tensor in operands:
+        if tensor.dtype != input.dtype:
+            raise TypeError(f"{name} must have the dtype of input ({input.dtype}); got "
+                            f"{tensor.dtype}")
+        check_device(name, tensor, input)
+    check_index_target(input, target, "(*)", tuple(input.shape[:-1]))
+    check_device("target", target, input)
+    return classes
 
 
 def class_vector(name: str, value: object, num_classes: int, *, like: Tensor,

@@ -23,6 +23,7 @@ run on the input's device raises, whether or not the loss has a Triton kernel.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import NamedTuple
 
 import torch
@@ -59,7 +60,7 @@ def triton_status(device: torch.device) -> str | None:
     return f"the 'triton' backend runs on CUDA tensors; got a tensor on {device.type}"
 
 
-def choose(input: Tensor, *others: object) -> str:
+def choose(input: Tensor, *others: object, differentiated: Sequence[object] = ()) -> str:
     """Which backend computes this call: ``"plain"``, ``"blocked"`` or ``"triton"``.
 
     Args:
@@ -67,6 +68,9 @@ def choose(input: Tensor, *others: object) -> str:
         others: every other tensor argument (target, weights, hyper-parameter tensors) or
             anything else (ignored); a kernel runs only when no tensor among them needs a
             gradient.
+        differentiated: tensors the kernels differentiate besides the input (a linear
+            layer's weight and bias), or None; like the input they may need a gradient, and
+            a transform that wraps them takes the plain path.
 
     Raises:
         RuntimeError: if the backend is ``"triton"`` and the Triton kernels cannot run on
@@ -81,7 +85,7 @@ def choose(input: Tensor, *others: object) -> str:
         reason = triton_status(input.device)
         if reason is not None:
             raise RuntimeError(reason)
-    if is_traced(input, *others) or forward_ad_active():
+    if is_traced(input, *others, *differentiated) or forward_ad_active():
         return PLAIN
     if any(isinstance(t, Tensor) and t.requires_grad for t in others):
         return PLAIN
@@ -99,10 +103,15 @@ def decide(name: str, input: Tensor, target: object, options: NamedTuple) -> str
     field) computes ``(input, target, options)``.
 
     The backend comes from :func:`choose`, which sees the target and every tensor among the
-    options; a backend without a kernel for ``name``, or whose ``takes`` declines these
-    options, leaves the call to the plain form.
+    options (those the options name ``differentiated`` as the input's company); a backend
+    without a kernel for ``name``, or whose ``takes`` declines these options, leaves the call
+    to the plain form.
     """
-    backend = choose(input, target, *options)
+    company = getattr(options, "differentiated", ())
+    others = [value for field, value in zip(options._fields, options, strict=True)
+              if field not in company] if company else options
+    backend = choose(input, target, *others,
+                     differentiated=[getattr(options, field) for field in company])
     kernels = BACKENDS[backend]
     if getattr(kernels, name) is None or not kernels.takes(name, input, options):
         return PLAIN

@@ -20,6 +20,7 @@ examples:
   focalkit demo --dataset mnist --data-dir ~/data/mnist --epochs 5
   focalkit demo segment                      small-object segmentation
   focalkit demo detect                       1-in-1000 positive anchors
+  focalkit demo lmhead                       a 32k-token head, fused vs materialised logits
 
 'focalkit demo' with no DEMO runs classify; 'focalkit demo DEMO --help' shows a demo's options."""
 
@@ -101,10 +102,11 @@ def _real(low: float, high: float | None = None, *, low_open: bool = False,
 
 def _other_demos(demo: str) -> dict[str, str]:
     """Loss name -> the other demo that trains it, for the hint of ``--losses``."""
-    from .demos import classify, detect, segment
+    from .demos import classify, detect, lmhead, segment
 
     found: dict[str, str] = {}
-    for name, module in (("segment", segment), ("detect", detect), ("classify", classify)):
+    for name, module in (("segment", segment), ("detect", detect), ("lmhead", lmhead),
+                         ("classify", classify)):
         if name != demo:
             for key in module.LOSSES:
                 found.setdefault(key, name)
@@ -264,6 +266,31 @@ def _add_detect(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(run=_run_detect, all_losses=tuple(LOSSES))
 
 
+def _add_lmhead(sub: argparse._SubParsersAction) -> None:
+    from .demos.lmhead import DEFAULTS, LOSSES
+
+    p = sub.add_parser(
+        "lmhead", help="language-model-style head over a long-tailed 32k vocabulary",
+        description="Draw tokens of a large vocabulary with Zipf frequencies, give each a "
+                    "random code, and train a 2-layer MLP with a linear head of one output "
+                    "per token to recover the token from a noisy copy of its code, once per "
+                    "loss from the same initial weights and batches. Losses: ce = "
+                    "cross entropy of the materialised logits; linear-ce = the same through "
+                    "LinearSoftmaxFocalLoss (gamma=0), which never holds the logits; "
+                    "linear-focal = LinearSoftmaxFocalLoss with gamma=2. Reports the peak "
+                    "memory of a forward + backward of the loss and the held-out accuracy "
+                    "of frequent, medium and rare tokens.",
+        formatter_class=_HelpFormatter)
+    p.add_argument("--vocab", type=_int_range(2, 1 << 20), default=DEFAULTS["vocab"],
+                   help="tokens in the vocabulary (outputs of the head)")
+    p.add_argument("--train-tokens", type=_positive_int, default=DEFAULTS["train_tokens"],
+                   help="training examples")
+    p.add_argument("--epochs", type=_positive_int, default=DEFAULTS["epochs"],
+                   help="passes over the training examples for each loss")
+    _add_common(p, LOSSES, "codes, tokens, initial weights and batch order", "lmhead")
+    p.set_defaults(run=_run_lmhead, all_losses=tuple(LOSSES))
+
+
 def _add_plot(sub: argparse._SubParsersAction) -> None:
     from .demos.plots import SCHEDULES
 
@@ -335,6 +362,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_classify(demos)
     _add_segment(demos)
     _add_detect(demos)
+    _add_lmhead(demos)
     _add_plot(sub)
     return parser
 
@@ -378,6 +406,13 @@ def _run_detect(args: argparse.Namespace) -> None:
                      test_images=args.test_images, size=args.size, **_common_config(args)))
 
 
+def _run_lmhead(args: argparse.Namespace) -> None:
+    from .demos.lmhead import LMHeadConfig, run
+
+    run(LMHeadConfig(vocab=args.vocab, train_tokens=args.train_tokens, epochs=args.epochs,
+                     **_common_config(args)))
+
+
 def _run_curves(args: argparse.Namespace) -> None:
     from .demos.plots import focal_curves
 
@@ -392,7 +427,8 @@ def _run_schedule(args: argparse.Namespace) -> None:
                     milestones=args.milestones, steps=args.steps, table=args.table)
 
 
-_SUBCOMMANDS = {"demo": ("classify", "segment", "detect"), "plot": ("curves", "schedule")}
+_SUBCOMMANDS = {"demo": ("classify", "segment", "detect", "lmhead"),
+                "plot": ("curves", "schedule")}
 
 
 def _help_last(argv: list[str]) -> list[str]:

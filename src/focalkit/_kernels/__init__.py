@@ -52,6 +52,8 @@ class KernelSet:
     focal_modulation: Kernel[O.FocalModulationOptions] | None = None
     sigmoid_focal_loss: Kernel[O.SigmoidFocalOptions] | None = None
     softmax_focal_loss: Kernel[O.SoftmaxFocalOptions] | None = None
+    #: ``(features, target, options)``, the layer's weight and bias in the options.
+    linear_softmax_focal_loss: Kernel[O.LinearSoftmaxFocalOptions] | None = None
     asymmetric_loss: Kernel[O.AsymmetricOptions] | None = None
     quality_focal_loss: Kernel[O.QualityFocalOptions] | None = None
     varifocal_loss: Kernel[O.VarifocalOptions] | None = None

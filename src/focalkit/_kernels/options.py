@@ -41,6 +41,25 @@ class SoftmaxFocalOptions(NamedTuple):
     epsilon: float
 
 
+class LinearSoftmaxFocalOptions(NamedTuple):
+    """Options of the softmax focal loss over a linear layer: the layer's weight and bias
+    are among them, and the kernels differentiate them with the input (``differentiated``)."""
+
+    weight: Tensor
+    bias: Tensor | None
+    alpha: Tensor | None
+    gamma: float
+    ignore_index: int | None
+    label_smoothing: float
+    epsilon: float
+    z_loss: float
+    reduction: str
+    chunk_size: int | None
+
+    #: The fields a kernel differentiates besides the input (see ``_dispatch.decide``).
+    differentiated = ("weight", "bias")
+
+
 class AsymmetricOptions(NamedTuple):
     gamma_pos: float
     gamma_neg: float

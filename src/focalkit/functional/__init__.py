@@ -9,6 +9,7 @@ from . import (
     detection,
     focal,
     generalized_dice,
+    linear,
     long_tail,
     lovasz,
     poly,
@@ -20,6 +21,7 @@ from .boundary import *  # noqa: F403
 from .detection import *  # noqa: F403
 from .focal import *  # noqa: F403
 from .generalized_dice import *  # noqa: F403
+from .linear import *  # noqa: F403
 from .long_tail import *  # noqa: F403
 from .lovasz import *  # noqa: F403
 from .poly import *  # noqa: F403
@@ -33,6 +35,7 @@ __all__ += boundary.__all__
 __all__ += detection.__all__
 __all__ += focal.__all__
 __all__ += generalized_dice.__all__
+__all__ += linear.__all__
 __all__ += long_tail.__all__
 __all__ += lovasz.__all__
 __all__ += poly.__all__

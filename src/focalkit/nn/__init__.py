@@ -6,6 +6,7 @@ from . import (
     combo,
     detection,
     focal,
+    linear,
     long_tail,
     lovasz,
     poly,
@@ -17,6 +18,7 @@ from .boundary import *  # noqa: F403
 from .combo import *  # noqa: F403
 from .detection import *  # noqa: F403
 from .focal import *  # noqa: F403
+from .linear import *  # noqa: F403
 from .long_tail import *  # noqa: F403
 from .lovasz import *  # noqa: F403
 from .poly import *  # noqa: F403
@@ -30,6 +32,7 @@ __all__ += boundary.__all__
 __all__ += combo.__all__
 __all__ += detection.__all__
 __all__ += focal.__all__
+__all__ += linear.__all__
 __all__ += long_tail.__all__
 __all__ += lovasz.__all__
 __all__ += poly.__all__

@@ -23,7 +23,7 @@ from torch import nn
 
 __all__ = ["LOSSES", "LossEntry", "get_loss", "list_losses", "register"]
 
-TARGETS = ("multiclass", "multilabel", "binary", "distribution", "mode")
+TARGETS = ("multiclass", "multilabel", "binary", "distribution", "linear", "mode")
 
 
 class LossEntry(NamedTuple):
@@ -35,7 +35,10 @@ class LossEntry(NamedTuple):
             for :math:`(N, C, *)` logits), ``"multilabel"`` (0/1 per class, the input's
             shape), ``"binary"`` (0/1 per element of an :math:`(N, *)` input),
             ``"distribution"`` (a continuous bin position per row of :math:`(*, B)` bin
-            logits), or ``"mode"`` (chosen by the loss's ``mode`` argument).
+            logits), ``"linear"`` (class indices :math:`(*)` for :math:`(*, H)` features
+            and a :math:`(C, H)` weight: the module is called as ``loss(input,
+            linear_weight, target, linear_bias)``), or ``"mode"`` (chosen by the loss's
+            ``mode`` argument).
         aliases: other names the loss is found by.
     """
 

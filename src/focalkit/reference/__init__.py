@@ -17,6 +17,7 @@ from . import (
     core,
     detection,
     focal,
+    linear,
     long_tail,
     lovasz,
     poly,
@@ -28,6 +29,7 @@ from .boundary import *  # noqa: F403
 from .core import *  # noqa: F403
 from .detection import *  # noqa: F403
 from .focal import *  # noqa: F403
+from .linear import *  # noqa: F403
 from .long_tail import *  # noqa: F403
 from .lovasz import *  # noqa: F403
 from .poly import *  # noqa: F403
@@ -41,6 +43,7 @@ __all__ += boundary.__all__
 __all__ += core.__all__
 __all__ += detection.__all__
 __all__ += focal.__all__
+__all__ += linear.__all__
 __all__ += long_tail.__all__
 __all__ += lovasz.__all__
 __all__ += poly.__all__

@@ -6,13 +6,24 @@ compositions and reuse their pieces for higher-order gradients.
 """
 
 from .. import KernelSet
-from . import asymmetric, boundary, detection, focal, long_tail, lovasz, poly, region
+from . import (
+    asymmetric,
+    boundary,
+    detection,
+    focal,
+    linear,
+    long_tail,
+    lovasz,
+    poly,
+    region,
+)
 
 KERNELS = KernelSet(
     name="plain",
     focal_modulation=focal.focal_modulation,
     sigmoid_focal_loss=focal.sigmoid_focal_loss,
     softmax_focal_loss=focal.softmax_focal_loss,
+    linear_softmax_focal_loss=linear.linear_softmax_focal_loss,
     asymmetric_loss=asymmetric.asymmetric_loss,
     quality_focal_loss=detection.quality_focal_loss,
     varifocal_loss=detection.varifocal_loss,

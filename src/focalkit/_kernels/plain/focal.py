@@ -254,6 +254,32 @@ def poly_term(m: Tensor, gamma: float, epsilon: float, *scales: Tensor | None) -
     return term
 
 
+def focal_poly_terms(log_p: Tensor, alpha: Tensor | None, gamma: float, epsilon: float,
+                     with_grad: bool) -> tuple[Tensor, Tensor | None]:
+    r""":func:`focal_index_terms` with the Poly-1 term added, for any shape of ``log_p``.
+
+    With :math:`m = 1 - p` and :math:`\ell = \alpha\left(-m^\gamma \log p
+    + \epsilon\,m^{\gamma + 1}\right)`, the coefficient is :math:`-\partial \ell /
+    \partial \log p`:
+
+    .. math::
+        k = \alpha\left(m^\gamma - \gamma\,m^{\gamma - 1}\,p \log p
+            + \epsilon\,(\gamma + 1)\,m^\gamma\,p\right),
+
+    so that a class-index loss has the logit gradient :math:`k_t\,(\mathrm{softmax}(x) -
+    \mathrm{onehot}(t))`. ``alpha`` broadcasts against ``log_p`` (None for 1).
+    """
+    loss, coeff = focal_index_terms(log_p, alpha, gamma, with_grad)
+    if known_to_be(epsilon, 0.0):
+        return loss, coeff
+    m = -torch.expm1(log_p)
+    loss = loss + poly_term(m, gamma, epsilon, alpha)
+    if with_grad:
+        slope = (epsilon * (gamma + 1.0)) * pow_gamma(m, gamma) * torch.exp(log_p)
+        coeff = coeff + (slope if alpha is None else slope * alpha)
+    return loss, coeff
+
+
 def softmax_focal_loss(input: Tensor, target: Tensor, options: SoftmaxFocalOptions) -> Tensor:
     """Softmax focal loss; see :func:`focalkit.functional.softmax_focal_loss`."""
     alpha, gamma, ignore_index, label_smoothing, is_index, reduction, epsilon = options
@@ -272,9 +298,7 @@ def softmax_focal_loss(input: Tensor, target: Tensor, options: SoftmaxFocalOptio
         if known_to_be(label_smoothing, 0.0):
             log_pt = log_p.gather(1, t.unsqueeze(1)).squeeze(1)
             alpha_t = None if alpha is None else alpha.to(dtype)[t]
-            loss, _ = focal_index_terms(log_pt, alpha_t, gamma, False)
-            if not known_to_be(epsilon, 0.0):
-                loss = loss + poly_term(-torch.expm1(log_pt), gamma, epsilon, alpha_t)
+            loss, _ = focal_poly_terms(log_pt, alpha_t, gamma, epsilon, False)
         else:
             q = torch.zeros_like(log_p).scatter_(1, t.unsqueeze(1), 1.0)
             q = q * (1.0 - label_smoothing) + label_smoothing / c
@@ -296,9 +320,7 @@ def class_sum(log_p: Tensor, q: Tensor, alpha_c: Tensor | None, gamma: float,
 
     A class without target mass adds nothing, even where :math:`\log p_c = -\infty`.
     """
-    term, _ = focal_index_terms(log_p, alpha_c, gamma, False)
-    if not known_to_be(epsilon, 0.0):
-        term = term + poly_term(-torch.expm1(log_p), gamma, epsilon, alpha_c)
+    term, _ = focal_poly_terms(log_p, alpha_c, gamma, epsilon, False)
     return (torch.where(q > 0, term, 0.0) * q).sum(dim=1)
 
 

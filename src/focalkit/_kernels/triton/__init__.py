@@ -73,6 +73,14 @@ def softmax_focal_loss(x: Tensor, target: Tensor, options: O.SoftmaxFocalOptions
                                    is_index, reduction)
 
 
+def linear_softmax_focal_loss(x: Tensor, target: Tensor,
+                              options: O.LinearSoftmaxFocalOptions) -> Tensor:
+    """See :mod:`focalkit._kernels.triton.linear`: the blocked chunking, Triton passes."""
+    from .linear import linear_softmax_focal_loss
+
+    return linear_softmax_focal_loss(x, target, options)
+
+
 def region_stats(input: Tensor, target: Tensor,
                  options: O.RegionStatsOptions) -> tuple[Tensor, Tensor, Tensor]:
     """See :func:`focalkit._kernels.triton.region.index_stats` and ``dense_stats``."""
@@ -112,6 +120,7 @@ KERNELS = KernelSet(
     name="triton",
     sigmoid_focal_loss=sigmoid_focal_loss,
     softmax_focal_loss=softmax_focal_loss,
+    linear_softmax_focal_loss=linear_softmax_focal_loss,
     region_stats=region_stats,
     lovasz_softmax_loss=lovasz.lovasz_softmax_loss,
     lovasz_hinge_loss=lovasz.lovasz_hinge_loss,
