@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 import pytest
 import torch
 import torch.nn.functional as F
+from loss_cases import ErrorInput
 from torch.autograd import gradcheck, gradgradcheck
 
 import focalkit
@@ -537,65 +538,79 @@ def _with(**changes):
     return change
 
 
+def _last_target(value):
+    return _with(t=lambda a: torch.cat([a["t"][:-1], a["t"].new_tensor([value])]))
+
+
+# The rows of tests/loss_cases.py's error format; ``inputs`` changes ``(x, w, b, t)``.
 ERRORS = [
-    (ValueError, r"linear_weight must have shape \(C, H\) = \(C, 6\) for input of shape "
-     r"\(13, 6\); got \(11, 5\)", _with(w=lambda a: a["w"][:, :5]), {}),
-    (ValueError, r"linear_weight must have shape \(C, H\) = \(C, 6\) .* got \(11, 6, 1\)",
-     _with(w=lambda a: a["w"].unsqueeze(-1)), {}),
-    (ValueError, r"linear_bias must have shape \(C,\) = \(11,\) for linear_weight of shape "
-     r"\(11, 6\); got \(10,\)", _with(b=lambda a: a["b"][:10]), {}),
-    (ValueError, r"linear_bias must have shape \(C,\) = \(11,\) .* got \(1, 11\)",
-     _with(b=lambda a: a["b"][None]), {}),
-    (ValueError, r"target of class indices must have shape \(\*\) = \(13,\) for input "
-     r"\(13, 6\); got \(12,\)", _with(t=lambda a: a["t"][:12]), {}),
-    (ValueError, r"target class indices must lie in \[0, 10\] or equal ignore_index=-100; "
-     r"got 11", _with(t=lambda a: torch.cat([a["t"][:-1], a["t"].new_tensor([11])])), {}),
-    (ValueError, r"target class indices must lie in \[0, 10\]; got 11",
-     _with(t=lambda a: torch.cat([a["t"][:-1], a["t"].new_tensor([11])])),
-     dict(ignore_index=None)),
-    (ValueError, r"target class indices must lie in \[0, 10\] or equal ignore_index=-100; "
-     r"got -1", _with(t=lambda a: torch.cat([a["t"][:-1], a["t"].new_tensor([-1])])), {}),
-    (ValueError, "alpha must have 11 values, one per class; got 3", None,
-     dict(alpha=[1.0, 2.0, 3.0])),
-    (ValueError, r"alpha values must lie in \[0, inf\); got values in \[-1, 1\]", None,
-     dict(alpha=[-1.0] + [1.0] * 10)),
-    (ValueError, r"chunk_size must be a positive int \(>= 1\); got 0", None,
-     dict(chunk_size=0)),
-    (TypeError, "chunk_size must be a positive int; got 256.0", None, dict(chunk_size=256.0)),
-    (TypeError, "chunk_size must be a positive int; got True", None, dict(chunk_size=True)),
-    (ValueError, r"z_loss must be in \[0, inf\]; got -0.1", None, dict(z_loss=-0.1)),
-    (ValueError, r"gamma must be in \[0, inf\]; got -1", None, dict(gamma=-1.0)),
-    (ValueError, r"epsilon must be in \[-1, inf\]; got -2", None, dict(epsilon=-2.0)),
-    (ValueError, r"label_smoothing must be in \[0, 1\]; got 1.5", None,
-     dict(label_smoothing=1.5)),
-    (ValueError, "reduction must be one of 'none', 'mean', 'sum'; got 'avg'", None,
-     dict(reduction="avg")),
-    (TypeError, "input must be a floating-point tensor", _with(x=lambda a: a["x"].long()), {}),
-    (TypeError, "linear_weight must be a floating-point tensor",
-     _with(w=lambda a: a["w"].long()), {}),
-    (TypeError, r"linear_weight must be a torch.Tensor; got list",
-     _with(w=lambda a: a["w"].tolist()), {}),
-    (TypeError, r"linear_weight must have the dtype of input \(torch.float64\); got "
-     r"torch.float32", _with(w=lambda a: a["w"].float()), {}),
-    (TypeError, r"linear_bias must have the dtype of input \(torch.float64\); got "
-     r"torch.float16", _with(b=lambda a: a["b"].half()), {}),
-    (TypeError, "target must hold integer class indices; got dtype torch.float64",
-     _with(t=lambda a: a["t"].double()), {}),
-    (ValueError, r"input must have shape \(\*, H\) with a feature dimension; got shape \(\)",
-     _with(x=lambda a: a["x"][0, 0]), {}),
-    (ValueError, r"linear_weight must have at least one class \(row\); got shape \(0, 6\)",
-     _with(w=lambda a: a["w"][:0], b=lambda a: None), {}),
+    ErrorInput(r"linear_weight must have shape \(C, H\) = \(C, 6\) for input of shape "
+               r"\(13, 6\); got \(11, 5\)", inputs=_with(w=lambda a: a["w"][:, :5])),
+    ErrorInput(r"linear_weight must have shape \(C, H\) = \(C, 6\) .* got \(11, 6, 1\)",
+               inputs=_with(w=lambda a: a["w"].unsqueeze(-1))),
+    ErrorInput(r"linear_bias must have shape \(C,\) = \(11,\) for linear_weight of shape "
+               r"\(11, 6\); got \(10,\)", inputs=_with(b=lambda a: a["b"][:10])),
+    ErrorInput(r"linear_bias must have shape \(C,\) = \(11,\) .* got \(1, 11\)",
+               inputs=_with(b=lambda a: a["b"][None])),
+    ErrorInput(r"target of class indices must have shape \(\*\) = \(13,\) for input "
+               r"\(13, 6\); got \(12,\)", inputs=_with(t=lambda a: a["t"][:12])),
+    ErrorInput(r"target of class indices must have shape \(\*\) = \(13,\) .* got \(13, 1\)",
+               inputs=_with(t=lambda a: a["t"][:, None])),
+    ErrorInput(r"target class indices must lie in \[0, 10\] or equal ignore_index=-100; "
+               r"got 11", inputs=_last_target(11)),
+    ErrorInput(r"target class indices must lie in \[0, 10\]; got 11",
+               kwargs=dict(ignore_index=None), inputs=_last_target(11)),
+    ErrorInput(r"target class indices must lie in \[0, 10\] or equal ignore_index=-100; "
+               r"got -1", inputs=_last_target(-1)),
+    ErrorInput("alpha must have 11 values, one per class; got 3",
+               kwargs=dict(alpha=[1.0, 2.0, 3.0])),
+    ErrorInput(r"alpha values must lie in \[0, inf\); got values in \[-1, 1\]",
+               kwargs=dict(alpha=[-1.0] + [1.0] * 10)),
+    ErrorInput(r"chunk_size must be a positive int \(>= 1\); got 0", kwargs=dict(chunk_size=0)),
+    ErrorInput("chunk_size must be a positive int; got 256.0", kwargs=dict(chunk_size=256.0),
+               error=TypeError),
+    ErrorInput("chunk_size must be a positive int; got True", kwargs=dict(chunk_size=True),
+               error=TypeError),
+    ErrorInput(r"z_loss must be in \[0, inf\]; got -0.1", kwargs=dict(z_loss=-0.1)),
+    ErrorInput(r"gamma must be in \[0, inf\]; got -1", kwargs=dict(gamma=-1.0)),
+    ErrorInput(r"epsilon must be in \[-1, inf\]; got -2", kwargs=dict(epsilon=-2.0)),
+    ErrorInput(r"label_smoothing must be in \[0, 1\]; got 1.5", kwargs=dict(label_smoothing=1.5)),
+    ErrorInput("reduction must be one of 'none', 'mean', 'sum'; got 'avg'",
+               kwargs=dict(reduction="avg")),
+    ErrorInput("input must be a floating-point tensor", inputs=_with(x=lambda a: a["x"].long()),
+               error=TypeError),
+    ErrorInput("linear_weight must be a floating-point tensor",
+               inputs=_with(w=lambda a: a["w"].long()), error=TypeError),
+    ErrorInput("linear_weight must be a torch.Tensor; got list",
+               inputs=_with(w=lambda a: a["w"].tolist()), error=TypeError),
+    ErrorInput("linear_bias must be a floating-point tensor",
+               inputs=_with(b=lambda a: a["b"].long()), error=TypeError),
+    ErrorInput(r"linear_weight must have the dtype of input \(torch.float64\); got "
+               r"torch.float32", inputs=_with(w=lambda a: a["w"].float()), error=TypeError),
+    ErrorInput(r"linear_bias must have the dtype of input \(torch.float64\); got "
+               r"torch.float16", inputs=_with(b=lambda a: a["b"].half()), error=TypeError),
+    ErrorInput(r"linear_weight must be on the device of input \(cpu\); got a tensor on meta",
+               inputs=_with(w=lambda a: a["w"].to("meta"))),
+    ErrorInput(r"linear_bias must be on the device of input \(cpu\); got a tensor on meta",
+               inputs=_with(b=lambda a: a["b"].to("meta"))),
+    ErrorInput("target must be a torch.Tensor; got list",
+               inputs=_with(t=lambda a: a["t"].tolist()), error=TypeError),
+    ErrorInput("target must hold integer class indices; got dtype torch.float64",
+               inputs=_with(t=lambda a: a["t"].double()), error=TypeError),
+    ErrorInput(r"input must have shape \(\*, H\) with a feature dimension; got shape \(\)",
+               inputs=_with(x=lambda a: a["x"][0, 0])),
+    ErrorInput(r"linear_weight must have at least one class \(row\); got shape \(0, 6\)",
+               inputs=_with(w=lambda a: a["w"][:0], b=lambda a: None)),
 ]
 
 
-@pytest.mark.parametrize("error, match, inputs, kwargs", ERRORS,
-                         ids=[str(i) for i in range(len(ERRORS))])
-def test_error_inputs(error, match, inputs, kwargs):
+@pytest.mark.parametrize("case", ERRORS, ids=[str(i) for i in range(len(ERRORS))])
+def test_error_inputs(case):
     x, w, b, t = Case("x").inputs()
-    if inputs is not None:
-        x, w, b, t = inputs(x, w, b, t)
-    with pytest.raises(error, match=match):
-        linear_softmax_focal_loss(x, w, t, linear_bias=b, **kwargs)
+    if case.inputs is not None:
+        x, w, b, t = case.inputs(x, w, b, t)
+    with pytest.raises(case.error, match=case.match):
+        linear_softmax_focal_loss(x, w, t, linear_bias=b, **case.kwargs)
 
 
 @pytest.mark.parametrize("kwargs, error, match", [

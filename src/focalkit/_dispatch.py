@@ -12,8 +12,9 @@ three arguments. :func:`choose` picks the backend (``"plain"``, ``"blocked"`` or
   (``grad``, ``vmap``, ``jvp``, ``functional_call`` under them) and forward-mode AD need it,
   since the kernels' autograd Functions define only a first-order reverse-mode rule of their
   own;
-* which tensors need a gradient: the kernels differentiate the input alone, so a target or a
-  hyper-parameter tensor that requires grad takes the plain path.
+* which tensors need a gradient: the kernels differentiate the input alone (and the fields an
+  options tuple names in its ``differentiated`` attribute: a linear layer's weight and bias),
+  so a target or a hyper-parameter tensor that requires grad takes the plain path.
 
 Then the chosen backend's :class:`~focalkit._kernels.KernelSet` says whether it has a kernel
 for the loss and takes this call's options; where it does not, the loss's plain form runs, on
@@ -69,8 +70,8 @@ def choose(input: Tensor, *others: object, differentiated: Sequence[object] = ()
             anything else (ignored); a kernel runs only when no tensor among them needs a
             gradient.
         differentiated: tensors the kernels differentiate besides the input (a linear
-            layer's weight and bias), or None; like the input they may need a gradient, and
-            a transform that wraps them takes the plain path.
+            layer's weight and bias; None entries are ignored); like the input they may
+            need a gradient, and a transform that wraps them takes the plain path.
 
     Raises:
         RuntimeError: if the backend is ``"triton"`` and the Triton kernels cannot run on
@@ -103,15 +104,16 @@ def decide(name: str, input: Tensor, target: object, options: NamedTuple) -> str
     field) computes ``(input, target, options)``.
 
     The backend comes from :func:`choose`, which sees the target and every tensor among the
-    options (those the options name ``differentiated`` as the input's company); a backend
+    options; the fields the options tuple names in its ``differentiated`` class attribute
+    (if any) go to ``choose`` as tensors the kernel differentiates, like the input. A backend
     without a kernel for ``name``, or whose ``takes`` declines these options, leaves the call
     to the plain form.
     """
-    company = getattr(options, "differentiated", ())
+    differentiated = getattr(options, "differentiated", ())
     others = [value for field, value in zip(options._fields, options, strict=True)
-              if field not in company] if company else options
+              if field not in differentiated]
     backend = choose(input, target, *others,
-                     differentiated=[getattr(options, field) for field in company])
+                     differentiated=[getattr(options, field) for field in differentiated])
     kernels = BACKENDS[backend]
     if getattr(kernels, name) is None or not kernels.takes(name, input, options):
         return PLAIN

@@ -26,7 +26,8 @@ class LinearSoftmaxFocalLoss(GammaMixin, LossModule):
 
     The module holds the hyper-parameters; the layer stays the model's own (an ordinary
     :class:`torch.nn.Linear`, possibly tied to an embedding), whose weight and bias are passed
-    to :meth:`forward`. (:class:`torch.nn.LinearCrossEntropyLoss` owns its layer instead.)
+    with each call, ``loss(input, linear_weight, target, linear_bias)``.
+    (:class:`torch.nn.LinearCrossEntropyLoss` owns its layer instead.)
 
     Args:
         alpha: None, a float, or C per-class weights (kept as a buffer). Default: None.

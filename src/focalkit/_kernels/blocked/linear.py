@@ -557,8 +557,7 @@ def apply(function: type[torch.autograd.Function], x: Tensor, target: Tensor,
     return function.apply(x, weight, bias, target, options.alpha, scalars)
 
 
-def linear_softmax_focal_loss(x: Tensor, target: Tensor,
-                              options: Options) -> Tensor:
+def linear_softmax_focal_loss(x: Tensor, target: Tensor, options: Options) -> Tensor:
     """Softmax focal loss of ``x @ weight.T + bias`` for features ``x`` ``(M, H)`` and class
     indices ``target`` ``(M,)``; see :func:`focalkit.functional.linear_softmax_focal_loss`."""
     return apply(_LinearSoftmaxFocalFunction, x, target, options)

@@ -43,7 +43,8 @@ def _load_aux(ptr, offsets, mask, inner, size, ctype: tl.constexpr):
 def _sigmoid_focal_elements(x, y, alpha_t, pos_weight, weight, gamma,
                             HAS_ALPHA: tl.constexpr, HAS_POS_WEIGHT: tl.constexpr,
                             HAS_WEIGHT: tl.constexpr, WITH_GRAD: tl.constexpr):
-    """Element-wise loss and derivative (see :func:`focalkit._kernels.common.sigmoid_focal_terms`).
+    """Element-wise loss and derivative (see
+    :func:`focalkit._kernels.plain.focal.sigmoid_focal_terms`).
 
     Every product whose factor can be 0 next to an infinite term is guarded, so that infinite
     logits give the limits (0 loss and gradient for a right, infinitely confident prediction).

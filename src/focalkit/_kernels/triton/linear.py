@@ -248,8 +248,7 @@ class _LinearSoftmaxFocalFunction(torch.autograd.Function):
         return chunked_backward(ctx, grad_output, TritonChunk)
 
 
-def linear_softmax_focal_loss(x: Tensor, target: Tensor,
-                              options: Options) -> Tensor:
+def linear_softmax_focal_loss(x: Tensor, target: Tensor, options: Options) -> Tensor:
     """Softmax focal loss of ``x @ weight.T + bias``; see
     :func:`focalkit.functional.linear_softmax_focal_loss`."""
     return apply(_LinearSoftmaxFocalFunction, x, target, options)
