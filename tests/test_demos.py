@@ -223,9 +223,8 @@ def test_regenerate_reruns_only_the_demos_named(tmp_path, monkeypatch):
 
     (tmp_path / "docs" / "images").mkdir(parents=True)
     page = "<!-- result: {0} -->\nold {0}\n<!-- /result -->\n"
-    for path in (tmp_path / "README.md", tmp_path / "docs" / "demo-results.md"):
-        path.write_text("".join(page.format(name) for name in ("classify", "segment",
-                                                               "detect")))
+    for path in regenerate.PAGES:
+        (tmp_path / path).write_text("".join(page.format(name) for name in regenerate.DEMOS))
     ran = []
     for demo in regenerate.DEMOS:
         monkeypatch.setattr(regenerate, f"_{demo}",
@@ -386,6 +385,9 @@ def test_every_results_table_is_regenerated_by_one_command():
         outside = MARKER.sub("", text)
         demo = outside[outside.index("## Demo"):]
         assert "| loss |" not in demo, f"{page.name}: a demo table outside the result markers"
+    text = (root / "docs" / "large-classes.md").read_text()
+    assert {"lmhead", "lmhead-time"} <= {m.group(1) for m in MARKER.finditer(text)}
+    assert "| loss |" not in MARKER.sub("", text)
     text = "a <!-- result: t -->\n| old |\n<!-- /result --> b <!-- result: s -->9 s<!-- /result -->"
     assert replace_results(text, {"t": "| new |", "s": "7 s"}) == (
         "a <!-- result: t -->\n| new |\n<!-- /result --> b <!-- result: s -->7 s<!-- /result -->")

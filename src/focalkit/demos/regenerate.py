@@ -1,11 +1,11 @@
 """Rerun the demos and rewrite the results in the README and the documentation.
 
 ``python -m focalkit.demos.regenerate`` (from the repository root) runs ``focalkit demo``
-(seed 0, and seeds 0 to 4 for the spread), ``focalkit demo segment`` and
-``focalkit demo detect`` with their default settings, one CPU thread each, copies their
-figures and ``focalkit plot curves`` into ``docs/images/``, and replaces the text between
-``<!-- result: NAME -->`` and ``<!-- /result -->`` in ``README.md`` and
-``docs/demo-results.md`` with the new tables and run times. ``--demos classify detect`` reruns
+(seed 0, and seeds 0 to 4 for the spread), ``focalkit demo segment``,
+``focalkit demo detect`` and ``focalkit demo lmhead`` with their default settings, one CPU
+thread each, copies their figures and ``focalkit plot curves`` into ``docs/images/``, and
+replaces the text between ``<!-- result: NAME -->`` and ``<!-- /result -->`` in the
+:data:`PAGES` with the new tables and run times. ``--demos classify detect`` reruns
 only the demos named and leaves the others' tables, times and figures as they are. The prose
 around them is written by hand and must be read again after a run.
 """
@@ -25,7 +25,9 @@ import numpy as np
 
 MARKER = re.compile(r"<!-- result: ([\w-]+) -->.*?<!-- /result -->", re.DOTALL)
 SEEDS = range(5)
-DEMOS = ("classify", "segment", "detect")
+DEMOS = ("classify", "segment", "detect", "lmhead")
+#: The pages whose result markers are filled, relative to the repository root.
+PAGES = ("README.md", "docs/demo-results.md", "docs/large-classes.md")
 
 
 def markdown_table(rows: Sequence[dict], columns: Sequence[tuple[str, str, str]],
@@ -122,9 +124,12 @@ def regenerate(root: Path, demos: Sequence[str] = DEMOS) -> dict[str, str]:
             results.update(_segment(runs, images))
         if "detect" in demos:
             results.update(_detect(runs, images))
+        if "lmhead" in demos:
+            results.update(_lmhead(runs, images))
     focal_curves([0.0, 0.5, 1.0, 2.0, 5.0], images / "focal-curves.png", stream=io.StringIO())
-    for page in (root / "README.md", root / "docs" / "demo-results.md"):
-        page.write_text(replace_results(page.read_text(), results))
+    for page in PAGES:
+        path = root / page
+        path.write_text(replace_results(path.read_text(), results))
     return results
 
 
@@ -192,12 +197,35 @@ def _detect(runs: Path, images: Path) -> dict[str, str]:
          ("average_precision", "AP (held-out)", ".3f")], bold=["average_precision"])}
 
 
+LMHEAD_NAMES = {"ce": "cross entropy, materialised logits",
+                "linear-ce": "cross entropy, `LinearSoftmaxFocalLoss` (γ = 0)",
+                "linear-focal": "focal, `LinearSoftmaxFocalLoss` (γ = 2)"}
+
+
+def _lmhead(runs: Path, images: Path) -> dict[str, str]:
+    from .lmhead import LMHeadConfig
+    from .lmhead import run as run_lmhead
+
+    lmhead, seconds = _timed(run_lmhead, LMHeadConfig(quiet=True, out=str(runs / "lm")))
+    shutil.copyfile(runs / "lm" / "lmhead.png", images / "demo-lmhead.png")
+    tokens = lmhead["data"]["bucket_tokens"]
+    return {"lmhead-time": f"{seconds:.0f} s", "lmhead": markdown_table(
+        _named(lmhead["results"], LMHEAD_NAMES),
+        [("name", "loss", ""), ("peak_mib", "peak MiB", ".1f"),
+         ("accuracy", "held-out accuracy", ".3f"),
+         ("acc_frequent", f"frequent ({tokens['frequent']:,} tokens)", ".3f"),
+         ("acc_medium", f"medium ({tokens['medium']:,})", ".3f"),
+         ("acc_rare", f"rare ({tokens['rare']:,})", ".3f"), ("seconds", "training s", ".1f")],
+        bold=["accuracy", "acc_frequent", "acc_medium", "acc_rare"])}
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Parse the options and regenerate."""
     parser = argparse.ArgumentParser(
         prog="python -m focalkit.demos.regenerate",
         description="Rerun the demos with their defaults and rewrite the tables, run times and "
-                    "figures in README.md, docs/demo-results.md and docs/images/.")
+                    "figures in README.md, docs/demo-results.md, docs/large-classes.md and "
+                    "docs/images/.")
     parser.add_argument("--root", type=Path, default=Path("."),
                         help="the repository root (default: the current folder)")
     parser.add_argument("--demos", nargs="+", choices=DEMOS, default=list(DEMOS),
