@@ -372,10 +372,11 @@ def test_meta_forward_and_backward(backend, reduction):
     x, w, b, t = (v.to("meta") for v in CASES[10].inputs(torch.float32))
     x.requires_grad_()
     w.requires_grad_()
-    kwargs = options(CASES[10], reduction=reduction)
+    kwargs = {name: value.to("meta") if isinstance(value, torch.Tensor) else value
+              for name, value in options(CASES[10], reduction=reduction).items()}
     with backends.use(backend):
         loss = linear_softmax_focal_loss(x, w, t, linear_bias=b, **kwargs)
-        module = LinearSoftmaxFocalLoss(**kwargs)(x, w, t, b)
+        module = LinearSoftmaxFocalLoss(**kwargs).to("meta")(x, w, t, b)
     assert loss.device.type == "meta" and module.shape == loss.shape
     loss.sum().backward()
     assert x.grad.shape == x.shape and w.grad.shape == w.shape
@@ -571,9 +572,9 @@ ERRORS = [
                error=TypeError),
     ErrorInput("chunk_size must be a positive int; got True", kwargs=dict(chunk_size=True),
                error=TypeError),
-    ErrorInput(r"z_loss must be in \[0, inf\]; got -0.1", kwargs=dict(z_loss=-0.1)),
-    ErrorInput(r"gamma must be in \[0, inf\]; got -1", kwargs=dict(gamma=-1.0)),
-    ErrorInput(r"epsilon must be in \[-1, inf\]; got -2", kwargs=dict(epsilon=-2.0)),
+    ErrorInput(r"z_loss must be in \[0, inf\); got -0.1", kwargs=dict(z_loss=-0.1)),
+    ErrorInput(r"gamma must be in \[0, inf\); got -1", kwargs=dict(gamma=-1.0)),
+    ErrorInput(r"epsilon must be in \[-1, inf\); got -2", kwargs=dict(epsilon=-2.0)),
     ErrorInput(r"label_smoothing must be in \[0, 1\]; got 1.5", kwargs=dict(label_smoothing=1.5)),
     ErrorInput("reduction must be one of 'none', 'mean', 'sum'; got 'avg'",
                kwargs=dict(reduction="avg")),
@@ -614,10 +615,10 @@ def test_error_inputs(case):
 
 
 @pytest.mark.parametrize("kwargs, error, match", [
-    (dict(z_loss=-1.0), ValueError, r"z_loss must be in \[0, inf\]; got -1"),
+    (dict(z_loss=-1.0), ValueError, r"z_loss must be in \[0, inf\); got -1"),
     (dict(chunk_size=-3), ValueError, r"chunk_size must be a positive int \(>= 1\); got -3"),
     (dict(alpha=[[1.0]]), ValueError, "alpha must be a 1-D tensor"),
-    (dict(gamma=-0.5), ValueError, r"gamma must be in \[0, inf\]; got -0.5"),
+    (dict(gamma=-0.5), ValueError, r"gamma must be in \[0, inf\); got -0.5"),
 ])
 def test_module_checks_at_construction(kwargs, error, match):
     with pytest.raises(error, match=match):

@@ -111,7 +111,7 @@ def decide(name: str, input: Tensor, target: object, options: NamedTuple) -> str
     """
     differentiated = getattr(options, "differentiated", ())
     others = [value for field, value in zip(options._fields, options, strict=True)
-              if field not in differentiated]
+              if field not in differentiated] if differentiated else list(options)
     backend = choose(input, target, *others,
                      differentiated=[getattr(options, field) for field in differentiated])
     kernels = BACKENDS[backend]
