@@ -19,7 +19,7 @@ if "PYTEST_XDIST_WORKER_COUNT" in os.environ:
 
 import pytest  # noqa: E402
 
-from focalkit import backends
+from focalkit import _dispatch, backends
 
 
 @pytest.fixture(autouse=True)
@@ -59,3 +59,17 @@ def launches(monkeypatch):
 
         monkeypatch.setattr(GridExecutor, "__call__", counted)
     return count
+
+
+@pytest.fixture
+def decisions(monkeypatch):
+    """The backends whose kernels ``_dispatch.decide`` picked during the test."""
+    seen = []
+    decide = _dispatch.decide
+
+    def record(*args, **kwargs):
+        seen.append(decide(*args, **kwargs))
+        return seen[-1]
+
+    monkeypatch.setattr(_dispatch, "decide", record)
+    return seen

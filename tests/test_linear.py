@@ -387,19 +387,6 @@ def test_meta_forward_and_backward(backend, reduction):
 # ---------------------------------------------------------------------------------------------
 
 
-@pytest.fixture
-def decisions(monkeypatch):
-    seen = []
-    decide = _dispatch.decide
-
-    def record(*args, **kwargs):
-        seen.append(decide(*args, **kwargs))
-        return seen[-1]
-
-    monkeypatch.setattr(_dispatch, "decide", record)
-    return seen
-
-
 def test_the_blocked_kernel_is_the_cpu_default(decisions):
     x, w, b, t = CASES[0].inputs()
     loss = linear_softmax_focal_loss(x, w.requires_grad_(), t, linear_bias=b)

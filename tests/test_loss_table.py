@@ -178,20 +178,6 @@ def test_half_inputs_keep_their_dtype_and_match_float32(case, dtype):
 # ---------------------------------------------------------------------------------------------
 
 
-@pytest.fixture
-def decisions(monkeypatch):
-    """The backends whose kernels ``_dispatch.decide`` picked during the test."""
-    seen = []
-    decide = _dispatch.decide
-
-    def record(*args, **kwargs):
-        seen.append(decide(*args, **kwargs))
-        return seen[-1]
-
-    monkeypatch.setattr(_dispatch, "decide", record)
-    return seen
-
-
 def _value_and_grad(case, backend, x, t, options):
     x = x.clone().requires_grad_()
     with backends.use(backend):
