@@ -9,7 +9,8 @@ from loss_cases import CASES, class_index, dense_binary
 import focalkit
 from focalkit import _dispatch, backends
 from focalkit import functional as F
-from focalkit._kernels.options import SigmoidFocalOptions
+from focalkit._kernels import plain
+from focalkit._kernels.plain.focal import SigmoidFocalOptions
 
 
 def test_backend_names_and_default():
@@ -60,8 +61,9 @@ def test_auto_decides_by_device_and_grad():
     assert _choice(x, y) == "blocked"
     assert _choice(x, y.requires_grad_()) == "plain"
     probabilities = SigmoidFocalOptions(None, 2.0, None, None, None, "mean", False, 0.0)
-    assert _dispatch.decide("sigmoid_focal_loss", x, y.detach(), probabilities) == "plain"
-    assert _dispatch.decide("poly1_cross_entropy", x, y.detach(), ()) == "plain"
+    assert _dispatch.decide(plain.focal.sigmoid_focal_loss, x, y.detach(),
+                            probabilities) == "plain"
+    assert _dispatch.decide(plain.poly.poly1_cross_entropy, x, y.detach(), ()) == "plain"
     assert _choice(torch.empty(3, device="meta")) == "plain"
     with backends.use("plain"):
         assert _choice(x) == "plain"
@@ -95,15 +97,30 @@ def test_triton_backend_off_cuda_says_why_for_every_loss(case):
 
 
 def test_every_backend_offers_its_kernels_through_one_interface():
-    """Each backend's KernelSet names only real losses; the plain backend has every one."""
-    import dataclasses
+    """Every kernel is registered under a plain form, the plain form of every routed loss."""
+    import inspect
+    import re
 
-    from focalkit._kernels import KernelSet
-
-    names = [f.name for f in dataclasses.fields(KernelSet) if f.name not in ("name", "takes")]
-    for name in names:
-        assert callable(getattr(_dispatch.BACKENDS["plain"], name)), name
+    forms = _dispatch.BACKENDS["plain"].forms()
+    assert all(_dispatch.BACKENDS["plain"][form] is form for form in forms)
+    for backend in ("blocked", "triton"):
+        assert set(_dispatch.BACKENDS[backend].forms()) <= set(forms), backend
     assert set(_dispatch.BACKENDS) == {"plain", "blocked", "triton"}
+    routed = set()
+    for module in vars(F).values():
+        if inspect.ismodule(module) and module.__name__.startswith("focalkit.functional."):
+            source = inspect.getsource(module)
+            routed |= set(re.findall(r"_dispatch\.route\(plain\.(\w+)", source))
+    assert routed == {form.__name__ for form in forms}
+
+
+def test_a_backend_has_one_kernel_of_a_form():
+    from focalkit._kernels import Backend
+
+    backend = Backend("test")
+    backend.implements(plain.poly.poly1_cross_entropy)(lambda x, t, o: x)
+    with pytest.raises(RuntimeError, match="two kernels of poly1_cross_entropy"):
+        backend.implements(plain.poly.poly1_cross_entropy)(lambda x, t, o: x)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -214,20 +231,13 @@ def test_meta_modules(name, module, sample):
 
 
 def test_the_backends_page_lists_the_kernels_of_every_backend():
-    """docs/backends.md's table says, for every kernel and backend, what runs."""
-    import dataclasses
+    """docs/backends.md's table is built from the registrations: one row per plain form."""
     import pathlib
-    import re
-
-    from focalkit._kernels import KernelSet
 
     page = (pathlib.Path(__file__).parents[1] / "docs" / "backends.md").read_text()
-    cell = r"(?:yes|plain form)"
-    rows = dict(re.findall(rf"^\| `(\w+)`[^|]*\| ({cell} \| {cell} \| {cell}) \|$", page, re.M))
-    names = [f.name for f in dataclasses.fields(KernelSet) if f.name not in ("name", "takes")]
-    assert sorted(rows) == sorted(names)
-    for name in names:
-        cells = [c.strip() for c in rows[name].split("|")]
-        want = ["yes" if getattr(_dispatch.BACKENDS[b], name) is not None else "plain form"
-                for b in ("plain", "blocked", "triton")]
-        assert cells == want, name
+    assert "<!-- focalkit-kernels -->" in page
+    rows = _dispatch.kernel_table().splitlines()[2:]
+    assert len(rows) == len(_dispatch.BACKENDS["plain"].forms())
+    assert "| `sigmoid_focal_loss` | yes | yes | yes |" in rows
+    assert "| `poly1_cross_entropy` | yes | plain form | plain form |" in rows
+    assert "| `asymmetric_loss` | yes | yes | plain form |" in rows

@@ -115,3 +115,21 @@ def test_layers_import_downward(module):
     upward = sorted(d for d in _graph()[module]
                     if (_layer(d) is not None and _layer(d) > own))
     assert upward == [], f"{module} imports from a higher layer"
+
+
+@pytest.mark.parametrize("package", ["functional", "nn", "reference"])
+def test_every_family_module_is_exported_by_its_package(package):
+    """Each public module of a family package is star-imported by the package, which adds its
+    ``__all__`` to its own: a family left out of its ``__init__`` fails here."""
+    import importlib
+    import pkgutil
+
+    parent = importlib.import_module(f"focalkit.{package}")
+    families = [info.name for info in pkgutil.iter_modules(parent.__path__)
+                if not info.name.startswith("_")]
+    assert families
+    for name in families:
+        module = importlib.import_module(f"focalkit.{package}.{name}")
+        assert set(module.__all__) <= set(parent.__all__), name
+        assert all(getattr(parent, item) is getattr(module, item) for item in module.__all__)
+    assert len(parent.__all__) == len(set(parent.__all__))

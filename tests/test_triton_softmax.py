@@ -245,8 +245,7 @@ def test_cuda_large(dtype):
 
 def _soft_check(x, target, alpha, gamma, ignore_index, label_smoothing, is_index, reduction):
     """The soft-target kernel against the plain composition, value and gradient."""
-    from focalkit._kernels.options import SoftmaxFocalOptions
-    from focalkit._kernels.plain.focal import softmax_focal_loss
+    from focalkit._kernels.plain.focal import SoftmaxFocalOptions, softmax_focal_loss
 
     def _softmax_focal_plain(z, t, *options):
         return softmax_focal_loss(z, t, SoftmaxFocalOptions(*options, 0.0))
@@ -302,8 +301,7 @@ def test_soft_targets_second_order_and_edges():
     def loss(fn, z):
         return fn(z, target, None, 1.5, -100, 0.1, True, "mean")
 
-    from focalkit._kernels.options import SoftmaxFocalOptions
-    from focalkit._kernels.plain.focal import softmax_focal_loss
+    from focalkit._kernels.plain.focal import SoftmaxFocalOptions, softmax_focal_loss
 
     def _softmax_focal_plain(z, t, *options):
         return softmax_focal_loss(z, t, SoftmaxFocalOptions(*options, 0.0))

@@ -5,6 +5,8 @@
 * ``api.md`` holds the marker ``<!-- focalkit-api -->``; it is replaced by one mkdocstrings
   entry per name in ``focalkit.__all__``, grouped by loss family, so a new public name shows
   up in the reference without editing the page.
+* ``backends.md`` holds the marker ``<!-- focalkit-kernels -->``; it is replaced by the table
+  of which backend has a kernel of which loss, read from the kernels' registrations.
 * ``<!-- include: NAME -->`` is replaced by the text of ``docs/NAME``, a page that another
   command writes (the demo results, the benchmark tables). Its links are written relative to
   the repository root, for the README, and are made relative to ``docs/``; its own title, if
@@ -28,6 +30,7 @@ from mkdocs.structure.files import File
 log = logging.getLogger("mkdocs.plugins.focalkit")
 
 API_MARKER = "<!-- focalkit-api -->"
+KERNELS_MARKER = "<!-- focalkit-kernels -->"
 INCLUDE = re.compile(r"^<!-- include: ([\w.-]+\.md) -->$", re.MULTILINE)
 MATHJAX_FILE = "es5/tex-svg-full.js"
 MATHJAX_DEST = "javascripts/mathjax/tex-svg-full.js"
@@ -143,5 +146,9 @@ def _include(match: re.Match, docs_dir: Path, page: str) -> str:
 def on_page_markdown(markdown, page, config, files):
     if API_MARKER in markdown:
         markdown = markdown.replace(API_MARKER, _api_markdown())
+    if KERNELS_MARKER in markdown:
+        from focalkit import _dispatch
+
+        markdown = markdown.replace(KERNELS_MARKER, _dispatch.kernel_table())
     docs_dir = Path(config["docs_dir"])
     return INCLUDE.sub(lambda m: _include(m, docs_dir, page.file.src_uri), markdown)

@@ -1,9 +1,9 @@
 """The one place that decides which implementation of a loss runs.
 
-Every public loss, after checking its arguments, calls :func:`route` once with the name of its
-kernel, its input, its target and its options tuple, and calls what it gets back with the same
-three arguments. :func:`choose` picks the backend (``"plain"``, ``"blocked"`` or
-``"triton"``) from
+Every public loss, after checking its arguments, calls :func:`route` once with its plain form
+(the function in :mod:`focalkit._kernels.plain` that states its formula), its input, its
+target and its options tuple, and calls what it gets back with the same three arguments.
+:func:`choose` picks the backend (``"plain"``, ``"blocked"`` or ``"triton"``) from
 
 * the backend setting (:mod:`focalkit.backends`);
 * the device of the input: the blocked kernels are the default on the CPU only, the Triton
@@ -16,9 +16,9 @@ three arguments. :func:`choose` picks the backend (``"plain"``, ``"blocked"`` or
   options tuple names in its ``differentiated`` attribute: a linear layer's weight and bias),
   so a target or a hyper-parameter tensor that requires grad takes the plain path.
 
-Then the chosen backend's :class:`~focalkit._kernels.KernelSet` says whether it has a kernel
-for the loss and takes this call's options; where it does not, the loss's plain form runs, on
-the same device. The rule is the same for every loss: an explicit ``"triton"`` that cannot
+Then the chosen :class:`~focalkit._kernels.Backend` says whether it has a kernel of that
+plain form that takes this call's options; where it does not, the plain form runs, on the same
+device. The rule is the same for every loss: an explicit ``"triton"`` that cannot
 run on the input's device raises, whether or not the loss has a Triton kernel.
 """
 
@@ -30,19 +30,20 @@ from typing import NamedTuple
 import torch
 from torch import Tensor
 
-from . import backends
-from ._kernels import Kernel, KernelSet
-from ._kernels import blocked as blocked_kernels
-from ._kernels import plain as plain_kernels
+from . import _kernels, backends
+from ._kernels import (
+    Backend,
+    Kernel,
+    blocked,  # noqa: F401  (importing it registers its kernels)
+)
 from ._kernels import triton as triton_kernels
 from ._tracing import forward_ad_active, is_compiling, is_traced
 
 PLAIN, BLOCKED, TRITON = "plain", "blocked", "triton"
 
 #: The kernels of every backend.
-BACKENDS: dict[str, KernelSet] = {PLAIN: plain_kernels.KERNELS,
-                                  BLOCKED: blocked_kernels.KERNELS,
-                                  TRITON: triton_kernels.KERNELS}
+BACKENDS: dict[str, Backend] = {PLAIN: _kernels.PLAIN, BLOCKED: _kernels.BLOCKED,
+                                TRITON: _kernels.TRITON}
 
 
 def triton_status(device: torch.device) -> str | None:
@@ -99,14 +100,13 @@ def choose(input: Tensor, *others: object, differentiated: Sequence[object] = ()
     return backend
 
 
-def decide(name: str, input: Tensor, target: object, options: NamedTuple) -> str:
-    """The backend whose kernel of the loss ``name`` (a :class:`~focalkit._kernels.KernelSet`
-    field) computes ``(input, target, options)``.
+def decide(form: Kernel, input: Tensor, target: object, options: NamedTuple) -> str:
+    """The backend whose kernel of the plain ``form`` computes ``(input, target, options)``.
 
     The backend comes from :func:`choose`, which sees the target and every tensor among the
     options; the fields the options tuple names in its ``differentiated`` class attribute
     (if any) go to ``choose`` as tensors the kernel differentiates, like the input. A backend
-    without a kernel for ``name``, or whose ``takes`` declines these options, leaves the call
+    without a kernel of ``form``, or whose kernel does not take these options, leaves the call
     to the plain form.
     """
     differentiated = getattr(options, "differentiated", ())
@@ -114,17 +114,19 @@ def decide(name: str, input: Tensor, target: object, options: NamedTuple) -> str
               if field not in differentiated] if differentiated else list(options)
     backend = choose(input, target, *others,
                      differentiated=[getattr(options, field) for field in differentiated])
-    kernels = BACKENDS[backend]
-    if getattr(kernels, name) is None or not kernels.takes(name, input, options):
+    if backend != PLAIN and not BACKENDS[backend].takes(form, input, options):
         return PLAIN
     return backend
 
 
-def route(name: str, input: Tensor, target: object, options: NamedTuple) -> Kernel:
-    """The implementation of the loss ``name`` that :func:`decide` picks for this call."""
-    backend = decide(name, input, target, options)
-    kernel = getattr(BACKENDS[backend], name)
-    if backend != PLAIN and not torch.is_grad_enabled():
+def route(form: Kernel, input: Tensor, target: object, options: NamedTuple) -> Kernel:
+    """The implementation of the loss whose plain form is ``form`` that :func:`decide` picks
+    for this call."""
+    backend = decide(form, input, target, options)
+    if backend == PLAIN:
+        return form
+    kernel = BACKENDS[backend][form]
+    if not torch.is_grad_enabled():
         # Without grad mode (evaluation) the kernels skip the gradient pass.
         return _detached(kernel)
     return kernel
@@ -135,3 +137,12 @@ def _detached(kernel: Kernel) -> Kernel:
         return kernel(input.detach(), target, options)
 
     return run
+
+
+def kernel_table() -> str:
+    """The Markdown table of which backend has a kernel of which plain form (docs/backends.md)."""
+    rows = ["| kernel | plain | blocked | triton |", "| --- | :---: | :---: | :---: |"]
+    for form in BACKENDS[PLAIN].forms():
+        cells = ["yes" if BACKENDS[b].has(form) else "plain form" for b in (PLAIN, BLOCKED, TRITON)]
+        rows.append(f"| `{form.__name__}` | {' | '.join(cells)} |")
+    return "\n".join(rows)

@@ -22,7 +22,8 @@ from .._checks import (
     check_same_shape,
     check_unit_interval,
 )
-from .._kernels.options import AsymmetricOptions
+from .._kernels.plain import asymmetric as plain
+from .._kernels.plain.asymmetric import AsymmetricOptions
 
 __all__ = ["asymmetric_loss"]
 
@@ -116,4 +117,4 @@ def asymmetric_loss(input: Tensor, target: Tensor, *, gamma_pos: float = 0.0,
     check_unit_interval("target", target, ignore_index)
 
     options = AsymmetricOptions(gamma_pos, gamma_neg, clip, weight, ignore_index, reduction)
-    return _dispatch.route("asymmetric_loss", input, target, options)(input, target, options)
+    return _dispatch.route(plain.asymmetric_loss, input, target, options)(input, target, options)

@@ -31,7 +31,12 @@ from .._checks import (
     check_unit_interval,
     value_checks,
 )
-from .._kernels.options import DistributionFocalOptions, QualityFocalOptions, VarifocalOptions
+from .._kernels.plain import detection as plain
+from .._kernels.plain.detection import (
+    DistributionFocalOptions,
+    QualityFocalOptions,
+    VarifocalOptions,
+)
 
 __all__ = ["quality_focal_loss", "distribution_focal_loss", "varifocal_loss"]
 
@@ -112,7 +117,7 @@ def quality_focal_loss(input: Tensor, target: Tensor, *, beta: float = 2.0,
     ignore_index, weight = _check_dense(input, target, reduction, ignore_index, weight)
     beta = check_real("beta", beta, low=0.0)
     options = QualityFocalOptions(beta, weight, ignore_index, reduction)
-    return _dispatch.route("quality_focal_loss", input, target, options)(input, target, options)
+    return _dispatch.route(plain.quality_focal_loss, input, target, options)(input, target, options)
 
 
 def varifocal_loss(input: Tensor, target: Tensor, *, alpha: float = 0.75, gamma: float = 2.0,
@@ -183,7 +188,7 @@ def varifocal_loss(input: Tensor, target: Tensor, *, alpha: float = 0.75, gamma:
     gamma = check_real("gamma", gamma, low=0.0)
     iou_weighted = check_bool("iou_weighted", iou_weighted)
     options = VarifocalOptions(alpha, gamma, iou_weighted, weight, ignore_index, reduction)
-    return _dispatch.route("varifocal_loss", input, target, options)(input, target, options)
+    return _dispatch.route(plain.varifocal_loss, input, target, options)(input, target, options)
 
 
 def distribution_focal_loss(input: Tensor, target: Tensor, *, reduction: str = "mean",
@@ -265,7 +270,7 @@ def distribution_focal_loss(input: Tensor, target: Tensor, *, reduction: str = "
     weight = as_optional_tensor("weight", weight, input, shape=target.shape, of="target")
     _check_offsets(target, bins - 1, ignore_index)
     options = DistributionFocalOptions(weight, ignore_index, reduction)
-    return _dispatch.route("distribution_focal_loss", input, target, options)(input, target,
+    return _dispatch.route(plain.distribution_focal_loss, input, target, options)(input, target,
                                                                               options)
 
 

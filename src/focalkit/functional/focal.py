@@ -29,7 +29,8 @@ from .._checks import (
     check_unit_interval,
     class_vector,
 )
-from .._kernels.options import FocalModulationOptions, SigmoidFocalOptions, SoftmaxFocalOptions
+from .._kernels.plain import focal as plain
+from .._kernels.plain.focal import FocalModulationOptions, SigmoidFocalOptions, SoftmaxFocalOptions
 
 __all__ = ["sigmoid_focal_loss", "softmax_focal_loss", "focal_modulation"]
 
@@ -85,7 +86,7 @@ def focal_modulation(input: Tensor, target: Tensor, *, gamma: float = 2.0,
     alpha = check_unit_alpha(alpha, input)
     check_unit_interval("target", target)
     options = FocalModulationOptions(gamma, alpha)
-    return _dispatch.route("focal_modulation", input, target, options)(input, target, options)
+    return _dispatch.route(plain.focal_modulation, input, target, options)(input, target, options)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -221,7 +222,7 @@ def sigmoid_focal_loss(input: Tensor, target: Tensor, *, alpha: float | Tensor |
 
     options = SigmoidFocalOptions(alpha, gamma, pos_weight, weight, ignore_index, reduction,
                                   from_logits, epsilon)
-    return _dispatch.route("sigmoid_focal_loss", input, target, options)(input, target, options)
+    return _dispatch.route(plain.sigmoid_focal_loss, input, target, options)(input, target, options)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -344,4 +345,4 @@ def softmax_focal_loss(input: Tensor, target: Tensor, *, alpha: AlphaLike = None
 
     options = SoftmaxFocalOptions(alpha, gamma, ignore_index, label_smoothing, is_index,
                                   reduction, epsilon)
-    return _dispatch.route("softmax_focal_loss", input, target, options)(input, target, options)
+    return _dispatch.route(plain.softmax_focal_loss, input, target, options)(input, target, options)

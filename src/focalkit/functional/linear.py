@@ -26,7 +26,8 @@ from .._checks import (
     check_reduction,
     class_vector,
 )
-from .._kernels.options import LinearSoftmaxFocalOptions
+from .._kernels.plain import linear as plain
+from .._kernels.plain.linear import LinearSoftmaxFocalOptions
 
 __all__ = ["linear_softmax_focal_loss"]
 
@@ -159,5 +160,5 @@ def linear_softmax_focal_loss(input: Tensor, linear_weight: Tensor, target: Tens
     t = target.reshape(-1)
     options = LinearSoftmaxFocalOptions(linear_weight, linear_bias, alpha, gamma, ignore_index,
                                         label_smoothing, epsilon, z_loss, reduction, chunk_size)
-    loss = _dispatch.route("linear_softmax_focal_loss", x, t, options)(x, t, options)
+    loss = _dispatch.route(plain.linear_softmax_focal_loss, x, t, options)(x, t, options)
     return loss.reshape(target.shape) if reduction == "none" else loss

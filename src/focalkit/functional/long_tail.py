@@ -48,7 +48,8 @@ from .._checks import (
     class_vector,
     value_checks,
 )
-from .._kernels.options import LDAMOptions, LogitAdjustedOptions
+from .._kernels.plain import long_tail as plain
+from .._kernels.plain.long_tail import LDAMOptions, LogitAdjustedOptions
 from .._kernels.plain.long_tail import ldam_margins as margins_of
 
 __all__ = ["logit_adjusted_cross_entropy", "ldam_loss", "ldam_margins"]
@@ -189,7 +190,7 @@ def logit_adjusted_cross_entropy(input: Tensor, target: Tensor, *,
     options = LogitAdjustedOptions(prior.detach(), tau, weight, ignore_index, label_smoothing,
                                    is_index, reduction)
     target = _long(target, is_index)
-    return _dispatch.route("logit_adjusted_cross_entropy", input, target, options)(
+    return _dispatch.route(plain.logit_adjusted_cross_entropy, input, target, options)(
         input, target, options)
 
 
@@ -308,4 +309,4 @@ def ldam_loss(input: Tensor, target: Tensor, *, class_counts: CountsLike,
                        max_margin)
     options = LDAMOptions(margins, scale, weight, ignore_index, reduction)
     target = _long(target, True)
-    return _dispatch.route("ldam_loss", input, target, options)(input, target, options)
+    return _dispatch.route(plain.ldam_loss, input, target, options)(input, target, options)

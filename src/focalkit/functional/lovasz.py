@@ -39,8 +39,8 @@ from .._checks import (
     check_same_shape,
     check_unit_interval,
 )
-from .._kernels.options import LovaszHingeOptions, LovaszSoftmaxOptions
-from .._kernels.plain.lovasz import sorted_weights
+from .._kernels.plain import lovasz as plain
+from .._kernels.plain.lovasz import LovaszHingeOptions, LovaszSoftmaxOptions, sorted_weights
 
 __all__ = ["lovasz_softmax_loss", "lovasz_hinge_loss", "lovasz_grad"]
 
@@ -169,7 +169,7 @@ def lovasz_softmax_loss(input: Tensor, target: Tensor, *, classes: ClassesLike =
         check_unit_interval("input (probabilities, from_logits=False)", input)
     per_image = check_bool("per_image", per_image)
     options = LovaszSoftmaxOptions(ignore_index, from_logits, per_image, classes)
-    return _dispatch.route("lovasz_softmax_loss", input, target, options)(input, target,
+    return _dispatch.route(plain.lovasz_softmax_loss, input, target, options)(input, target,
                                                                           options)
 
 
@@ -239,4 +239,4 @@ def lovasz_hinge_loss(input: Tensor, target: Tensor, *, per_image: bool = True,
     check_binary_values("target", target, ignore_index)
     per_image = check_bool("per_image", per_image)
     options = LovaszHingeOptions(ignore_index, per_image)
-    return _dispatch.route("lovasz_hinge_loss", input, target, options)(input, target, options)
+    return _dispatch.route(plain.lovasz_hinge_loss, input, target, options)(input, target, options)

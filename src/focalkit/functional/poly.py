@@ -16,7 +16,8 @@ from .._checks import (
     check_reduction,
     class_vector,
 )
-from .._kernels.options import Poly1Options
+from .._kernels.plain import poly as plain
+from .._kernels.plain.poly import Poly1Options
 
 __all__ = ["poly1_cross_entropy"]
 
@@ -108,4 +109,5 @@ def poly1_cross_entropy(input: Tensor, target: Tensor, *, epsilon: float = 1.0,
     target = check_class_values(target, is_index, c, ignore_index)
 
     options = Poly1Options(epsilon, weight, ignore_index, label_smoothing, is_index, reduction)
-    return _dispatch.route("poly1_cross_entropy", input, target, options)(input, target, options)
+    kernel = _dispatch.route(plain.poly1_cross_entropy, input, target, options)
+    return kernel(input, target, options)

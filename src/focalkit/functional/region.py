@@ -34,8 +34,8 @@ from .._checks import (
     check_region_options,
 )
 from .._distributed import all_reduce_sum
-from .._kernels.options import RegionOptions
-from .._kernels.plain.region import overlap_loss
+from .._kernels.plain import region as plain
+from .._kernels.plain.region import RegionOptions, overlap_loss
 from .._tensor import reduce
 
 __all__ = ["dice_loss", "jaccard_loss", "tversky_loss", "region_stats"]
@@ -63,7 +63,7 @@ def statistics(input: Tensor, target: Tensor,
     """(TP, FP, FN) of checked arguments: per image with ``per_image``, else summed over the
     batch (and over the processes with ``sync_dist``), for the chosen classes."""
     stats_options = options.stats_options()
-    tp, fp, fn = _dispatch.route("region_stats", input, target, stats_options)(
+    tp, fp, fn = _dispatch.route(plain.region_stats, input, target, stats_options)(
         input, target, stats_options)
     if not options.per_image:
         stats = torch.stack((tp.sum(dim=0), fp.sum(dim=0), fn.sum(dim=0)))

@@ -24,8 +24,7 @@ from .._checks import (
     check_region_inputs,
     check_region_options,
 )
-from .._kernels.options import RegionOptions
-from .._kernels.plain.region import unified_focal
+from .._kernels.plain.region import RegionOptions, unified_focal
 from .._tensor import compute_dtype, ignore_mask
 from .region import statistics
 

@@ -9,41 +9,12 @@ or three floats per row. The Lovasz Functions are plain device code (batched sor
 host synchronisation), so the Triton backend serves them too; so is the soft skeleton of
 clDice (:mod:`~focalkit._kernels.blocked.boundary`); the Triton loss over a linear layer
 reuses the blocked one's chunking.
+
+Each kernel registers itself under the plain form it computes
+(``@BLOCKED.implements(...)``), with the options it takes; importing this package imports
+them all.
 """
 
-from __future__ import annotations
-
-from typing import NamedTuple
-
-from torch import Tensor
-
-from .. import KernelSet
 from . import asymmetric, boundary, detection, focal, linear, lovasz, region
 
-
-def takes(name: str, input: Tensor, options: NamedTuple) -> bool:
-    """Whether the blocked kernel ``name`` takes these options (else the plain form runs)."""
-    if name == "sigmoid_focal_loss":
-        return options.from_logits and options.epsilon == 0.0
-    if name == "softmax_focal_loss":
-        return options.is_index and options.label_smoothing == 0.0 and options.epsilon == 0.0
-    if name == "region_stats":
-        return options.is_index and options.from_logits
-    return True
-
-
-KERNELS = KernelSet(
-    name="blocked",
-    sigmoid_focal_loss=focal.sigmoid_focal_loss,
-    softmax_focal_loss=focal.softmax_focal_loss,
-    linear_softmax_focal_loss=linear.linear_softmax_focal_loss,
-    asymmetric_loss=asymmetric.asymmetric_loss,
-    varifocal_loss=detection.varifocal_loss,
-    region_stats=region.region_stats,
-    lovasz_softmax_loss=lovasz.lovasz_softmax_loss,
-    lovasz_hinge_loss=lovasz.lovasz_hinge_loss,
-    soft_cldice_loss=boundary.soft_cldice_loss,
-    takes=takes,
-)
-
-__all__ = ["KERNELS", "takes"]
+__all__ = ["asymmetric", "boundary", "detection", "focal", "linear", "lovasz", "region"]

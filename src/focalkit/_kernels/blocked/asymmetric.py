@@ -6,8 +6,9 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from ..options import AsymmetricOptions
-from ..plain.asymmetric import asymmetric_terms
+from .. import BLOCKED
+from ..plain import asymmetric as plain
+from ..plain.asymmetric import AsymmetricOptions, asymmetric_terms
 from ..plain.focal import power, power_minus_one
 from . import _elementwise
 
@@ -55,6 +56,7 @@ def asymmetric_block(x: Tensor, y: Tensor, gamma_pos: float, gamma_neg: float, c
 _KERNEL = _elementwise.weighted(asymmetric_block, asymmetric_terms)
 
 
+@BLOCKED.implements(plain.asymmetric_loss)
 def asymmetric_loss(input: Tensor, target: Tensor, options: AsymmetricOptions) -> Tensor:
     """The asymmetric loss through the blocked closed-form Function (arguments checked)."""
     gamma_pos, gamma_neg, clip, weight, ignore_index, reduction = options

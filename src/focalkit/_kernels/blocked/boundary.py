@@ -17,8 +17,9 @@ import math
 import torch
 from torch import Tensor
 
-from ..options import SoftclDiceOptions
+from .. import BLOCKED, TRITON
 from ..plain import boundary as plain
+from ..plain.boundary import SoftclDiceOptions
 from ..plain.boundary import soft_skeleton as plain_skeleton
 from .blocks import BLOCK
 
@@ -176,6 +177,8 @@ def soft_skeleton(img: Tensor, iterations: int, valid: Tensor | None) -> Tensor:
     return _SoftSkeletonFunction.apply(img, valid, iterations)
 
 
+@TRITON.implements(plain.soft_cldice_loss)
+@BLOCKED.implements(plain.soft_cldice_loss)
 def soft_cldice_loss(input: Tensor, target: Tensor, options: SoftclDiceOptions) -> Tensor:
     """The soft-clDice loss with the skeletons from :func:`soft_skeleton`."""
     return plain.soft_cldice_loss(input, target, options, soft_skeleton)

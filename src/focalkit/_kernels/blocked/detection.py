@@ -6,8 +6,9 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from ..options import VarifocalOptions
-from ..plain.detection import varifocal_terms
+from .. import BLOCKED
+from ..plain import detection as plain
+from ..plain.detection import VarifocalOptions, varifocal_terms
 from ..plain.focal import power
 from . import _elementwise
 
@@ -39,6 +40,7 @@ def varifocal_block(x: Tensor, t: Tensor, alpha: float, gamma: float, iou_weight
 _KERNEL = _elementwise.weighted(varifocal_block, varifocal_terms)
 
 
+@BLOCKED.implements(plain.varifocal_loss)
 def varifocal_loss(input: Tensor, target: Tensor, options: VarifocalOptions) -> Tensor:
     """The varifocal loss through the blocked closed-form Function (arguments checked)."""
     alpha, gamma, iou_weighted, weight, ignore_index, reduction = options

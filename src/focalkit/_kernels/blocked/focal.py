@@ -13,8 +13,11 @@ import torch
 from torch import Tensor
 
 from ..._tensor import compute_dtype, ignore_mask, sum_of_blocks
-from ..options import SigmoidFocalOptions, SoftmaxFocalOptions
+from .. import BLOCKED
+from ..plain import focal as plain
 from ..plain.focal import (
+    SigmoidFocalOptions,
+    SoftmaxFocalOptions,
     alpha_factor,
     bce_with_logits,
     pow_gamma_minus_one,
@@ -286,6 +289,8 @@ class _SoftmaxFocalFunction(torch.autograd.Function):
         return grad.reshape(x.shape), None, None, None, None, None
 
 
+@BLOCKED.implements(plain.sigmoid_focal_loss,
+                    takes=lambda x, options: options.from_logits and options.epsilon == 0.0)
 def sigmoid_focal_loss(x: Tensor, y: Tensor, options: SigmoidFocalOptions) -> Tensor:
     """Sigmoid focal loss of logits ``x``; see :func:`focalkit.functional.sigmoid_focal_loss`."""
     alpha, gamma, pos_weight, weight, ignore_index, reduction, _, _ = options
@@ -293,6 +298,9 @@ def sigmoid_focal_loss(x: Tensor, y: Tensor, options: SigmoidFocalOptions) -> Te
                               ignore_index, reduction)
 
 
+@BLOCKED.implements(plain.softmax_focal_loss,
+                    takes=lambda x, options: (options.is_index and options.label_smoothing == 0.0
+                                              and options.epsilon == 0.0))
 def softmax_focal_loss(x: Tensor, target: Tensor, options: SoftmaxFocalOptions) -> Tensor:
     """Softmax focal loss of class-index targets; see
     :func:`focalkit.functional.softmax_focal_loss`."""

@@ -43,8 +43,10 @@ import torch
 from torch import Tensor
 
 from ..._tensor import compute_dtype, ignore_mask
-from ..options import LinearSoftmaxFocalOptions as Options
+from .. import BLOCKED
+from ..plain import linear as plain
 from ..plain.focal import focal_poly_terms
+from ..plain.linear import LinearSoftmaxFocalOptions as Options
 from .blocks import CLASS_BLOCK
 
 __all__ = ["CHUNK", "ROWS", "Chunk", "apply", "chunked_backward", "chunked_forward",
@@ -452,10 +454,10 @@ class Chunk:
 
 def _plain(target: Tensor, alpha: Tensor | None, opts: Options):
     """The plain composition as a function of ``(x, weight, bias)``."""
-    from ..plain.linear import linear_softmax_focal_loss as plain
 
     def loss(x, weight, bias):
-        return plain(x, target, opts._replace(weight=weight, bias=bias, alpha=alpha))
+        options = opts._replace(weight=weight, bias=bias, alpha=alpha)
+        return plain.linear_softmax_focal_loss(x, target, options)
 
     return loss
 
@@ -557,6 +559,7 @@ def apply(function: type[torch.autograd.Function], x: Tensor, target: Tensor,
     return function.apply(x, weight, bias, target, options.alpha, scalars)
 
 
+@BLOCKED.implements(plain.linear_softmax_focal_loss)
 def linear_softmax_focal_loss(x: Tensor, target: Tensor, options: Options) -> Tensor:
     """Softmax focal loss of ``x @ weight.T + bias`` for features ``x`` ``(M, H)`` and class
     indices ``target`` ``(M,)``; see :func:`focalkit.functional.linear_softmax_focal_loss`."""

@@ -14,9 +14,11 @@ import torch
 from torch import Tensor
 
 from ..._tensor import count_dtype
-from .. import plain
-from ..options import LovaszHingeOptions, LovaszSoftmaxOptions
+from .. import BLOCKED, TRITON
+from ..plain import lovasz as plain
 from ..plain.lovasz import (
+    LovaszHingeOptions,
+    LovaszSoftmaxOptions,
     class_row_weights,
     hinge_rows,
     lovasz_weights,
@@ -24,16 +26,16 @@ from ..plain.lovasz import (
 )
 
 
-def _saved_grad_backward(ctx, grad_output: Tensor, plain) -> Tensor:
+def _saved_grad_backward(ctx, grad_output: Tensor, form) -> Tensor:
     """Input gradient of a Function whose forward saved ``(x, target, grad)`` and ``options``.
 
     The saved gradient times ``grad_output``; for higher-order gradients, the gradient of the
-    plain composition ``plain(x, target, ctx.options)`` instead.
+    plain form ``form(x, target, ctx.options)`` instead.
     """
     x, target, grad = ctx.saved_tensors
     if torch.is_grad_enabled():
         with torch.enable_grad():
-            loss = plain(x, target, ctx.options)
+            loss = form(x, target, ctx.options)
         (dx,) = torch.autograd.grad(loss, x, grad_output, create_graph=True)
         return dx
     return grad * grad_output.to(grad.dtype)
@@ -134,7 +136,7 @@ def _sort_descending(rows: Tensor) -> tuple[Tensor, Tensor, tuple[Tensor, ...]]:
 
 
 def _weights_in_place(fg_sorted: Tensor, seen: Tensor, out: Tensor) -> tuple[Tensor, Tensor]:
-    """:func:`~focalkit._kernels.plain.lovasz.lovasz_weights` of float rows of sorted
+    """:func:`~focalkit._kernels.plain.lovasz_weights` of float rows of sorted
     foreground indicators, in place: ``fg_sorted`` is overwritten, the weights go to ``out``
     (same shape and dtype as ``fg_sorted`` and ``seen``). Returns ``out`` and the number of
     foreground positions of every row."""
@@ -236,7 +238,7 @@ class _LovaszSoftmaxFunction(torch.autograd.Function):
 
     @staticmethod
     def backward(ctx, grad_output):
-        dx = _saved_grad_backward(ctx, grad_output, plain.lovasz.lovasz_softmax_loss)
+        dx = _saved_grad_backward(ctx, grad_output, plain.lovasz_softmax_loss)
         return dx, None, None, None, None, None
 
 
@@ -256,15 +258,19 @@ class _LovaszHingeFunction(torch.autograd.Function):
 
     @staticmethod
     def backward(ctx, grad_output):
-        dx = _saved_grad_backward(ctx, grad_output, plain.lovasz.lovasz_hinge_loss)
+        dx = _saved_grad_backward(ctx, grad_output, plain.lovasz_hinge_loss)
         return dx, None, None, None
 
 
+@TRITON.implements(plain.lovasz_softmax_loss)
+@BLOCKED.implements(plain.lovasz_softmax_loss)
 def lovasz_softmax_loss(x: Tensor, target: Tensor, options: LovaszSoftmaxOptions) -> Tensor:
     """See :func:`focalkit.functional.lovasz_softmax_loss`."""
     return _LovaszSoftmaxFunction.apply(x, target, *options)
 
 
+@TRITON.implements(plain.lovasz_hinge_loss)
+@BLOCKED.implements(plain.lovasz_hinge_loss)
 def lovasz_hinge_loss(x: Tensor, target: Tensor, options: LovaszHingeOptions) -> Tensor:
     """See :func:`focalkit.functional.lovasz_hinge_loss`."""
     return _LovaszHingeFunction.apply(x, target, *options)

@@ -6,8 +6,9 @@ import torch
 from torch import Tensor
 
 from ..._tensor import compute_dtype
-from ..options import RegionStatsOptions
-from ..plain.region import as_stats, flat_index, index_sums
+from .. import BLOCKED
+from ..plain import region as plain
+from ..plain.region import RegionStatsOptions, as_stats, flat_index, index_sums
 
 
 class _IndexStatsFunction(torch.autograd.Function):
@@ -58,6 +59,8 @@ class _IndexStatsFunction(torch.autograd.Function):
         return grad.to(x.dtype), None, None
 
 
+@BLOCKED.implements(plain.region_stats,
+                    takes=lambda x, options: options.is_index and options.from_logits)
 def region_stats(input: Tensor, target: Tensor,
                  options: RegionStatsOptions) -> tuple[Tensor, Tensor, Tensor]:
     """Per-image, per-class (TP, FP, FN) of ``softmax(input)`` for class-index targets."""

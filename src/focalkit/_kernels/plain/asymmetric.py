@@ -2,14 +2,25 @@
 
 from __future__ import annotations
 
+from typing import NamedTuple
+
 import torch
 import torch.nn.functional as F
 from torch import Tensor
 
 from ..._tensor import compute_dtype, mask_and_reduce, mask_ignored
 from ..._tracing import known_to_be
-from ..options import AsymmetricOptions
+from .. import plain_form
 from .focal import power, power_minus_one
+
+
+class AsymmetricOptions(NamedTuple):
+    gamma_pos: float
+    gamma_neg: float
+    clip: float
+    weight: Tensor | None
+    ignore_index: int | None
+    reduction: str
 
 
 def asymmetric_terms(x: Tensor, y: Tensor, gamma_pos: float, gamma_neg: float, clip: float, *,
@@ -73,6 +84,7 @@ def asymmetric_terms(x: Tensor, y: Tensor, gamma_pos: float, gamma_neg: float, c
     return loss, torch.lerp(d_neg, d_pos, y).neg()
 
 
+@plain_form
 def asymmetric_loss(input: Tensor, target: Tensor, options: AsymmetricOptions) -> Tensor:
     """Asymmetric loss; see :func:`focalkit.functional.asymmetric_loss`."""
     gamma_pos, gamma_neg, clip, weight, ignore_index, reduction = options

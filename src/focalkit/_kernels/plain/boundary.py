@@ -39,18 +39,43 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Sequence
+from typing import NamedTuple
 
 import torch
 import torch.nn.functional as F
 from torch import Tensor
 
 from ..._tensor import compute_dtype, ignore_mask, reduce
-from ..options import (
-    BoundaryOptions,
-    DistanceTransformOptions,
-    HausdorffDTOptions,
-    SoftclDiceOptions,
-)
+from .. import plain_form
+
+
+class DistanceTransformOptions(NamedTuple):
+    """Options of the Euclidean distance transform of a bool mask (no target)."""
+
+    spacing: tuple[float, ...]
+    dtype: torch.dtype
+
+
+class HausdorffDTOptions(NamedTuple):
+    alpha: float
+    include_background: bool
+    ignore_index: int | None
+    reduction: str
+
+
+class BoundaryOptions(NamedTuple):
+    include_background: bool
+    ignore_index: int | None
+    reduction: str
+
+
+class SoftclDiceOptions(NamedTuple):
+    iterations: int
+    smooth: float
+    eps: float
+    include_background: bool
+    ignore_index: int | None
+    reduction: str
 
 #: Elements per block of lines in the lower envelope: its half-dozen float64 and int64
 #: intermediates stay in the shared cache.
@@ -174,6 +199,7 @@ def squared_distances(mask: Tensor, spacing: Sequence[float], two_sided: bool,
     return f
 
 
+@plain_form
 def distance_transform(mask: Tensor, target: None, options: DistanceTransformOptions,
                        envelope: Envelope = lower_envelope) -> Tensor:
     """The exact Euclidean distance transform of a ``(N, *spatial)`` bool mask, in
@@ -297,6 +323,7 @@ def boundary_terms(p: Tensor, q: Tensor, valid: Tensor | None,
     return p * signed_distance(q, valid, envelope)
 
 
+@plain_form
 def hausdorff_dt_loss(input: Tensor, target: Tensor, options: HausdorffDTOptions,
                       envelope: Envelope = lower_envelope) -> Tensor:
     """The Hausdorff-DT loss of logits and class indices (see
@@ -307,6 +334,7 @@ def hausdorff_dt_loss(input: Tensor, target: Tensor, options: HausdorffDTOptions
     return reduce(position_mean(terms, valid), options.reduction).to(input.dtype)
 
 
+@plain_form
 def boundary_loss(input: Tensor, target: Tensor, options: BoundaryOptions,
                   envelope: Envelope = lower_envelope) -> Tensor:
     """The boundary loss of logits and class indices (see
@@ -403,6 +431,7 @@ def cldice(p: Tensor, q: Tensor, skeleton_p: Tensor, skeleton_q: Tensor, smooth:
     return 1.0 - 2.0 * (precision * sensitivity) / (precision + sensitivity + eps)
 
 
+@plain_form
 def soft_cldice_loss(input: Tensor, target: Tensor, options: SoftclDiceOptions,
                      skeleton: Callable[[Tensor, int, Tensor | None], Tensor] = soft_skeleton
                      ) -> Tensor:

@@ -2,13 +2,37 @@
 
 from __future__ import annotations
 
+from typing import NamedTuple
+
 import torch
 import torch.nn.functional as F
 from torch import Tensor
 
 from ..._tensor import compute_dtype, ignore_mask, mask_and_reduce, mask_ignored
-from ..options import DistributionFocalOptions, QualityFocalOptions, VarifocalOptions
+from .. import plain_form
 from .focal import bce_with_logits, pow_gamma, power
+
+
+class QualityFocalOptions(NamedTuple):
+    beta: float
+    weight: Tensor | None
+    ignore_index: int | None
+    reduction: str
+
+
+class VarifocalOptions(NamedTuple):
+    alpha: float
+    gamma: float
+    iou_weighted: bool
+    weight: Tensor | None
+    ignore_index: int | None
+    reduction: str
+
+
+class DistributionFocalOptions(NamedTuple):
+    weight: Tensor | None
+    ignore_index: int | None
+    reduction: str
 
 
 def varifocal_terms(x: Tensor, t: Tensor, alpha: float, gamma: float, iou_weighted: bool, *,
@@ -52,6 +76,7 @@ def varifocal_terms(x: Tensor, t: Tensor, alpha: float, gamma: float, iou_weight
     return loss, torch.add(d_pos, d_neg, alpha=alpha)
 
 
+@plain_form
 def varifocal_loss(input: Tensor, target: Tensor, options: VarifocalOptions) -> Tensor:
     """Varifocal loss; see :func:`focalkit.functional.varifocal_loss`."""
     alpha, gamma, iou_weighted, weight, ignore_index, reduction = options
@@ -61,6 +86,7 @@ def varifocal_loss(input: Tensor, target: Tensor, options: VarifocalOptions) -> 
     return mask_and_reduce(loss, valid, weight, reduction).to(input.dtype)
 
 
+@plain_form
 def quality_focal_loss(input: Tensor, target: Tensor, options: QualityFocalOptions) -> Tensor:
     """Quality focal loss; see :func:`focalkit.functional.quality_focal_loss`."""
     beta, weight, ignore_index, reduction = options
@@ -71,6 +97,7 @@ def quality_focal_loss(input: Tensor, target: Tensor, options: QualityFocalOptio
     return mask_and_reduce(loss, valid, weight, reduction).to(input.dtype)
 
 
+@plain_form
 def distribution_focal_loss(input: Tensor, target: Tensor,
                             options: DistributionFocalOptions) -> Tensor:
     """Distribution focal loss; see :func:`focalkit.functional.distribution_focal_loss`."""

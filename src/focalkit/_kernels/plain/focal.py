@@ -7,12 +7,40 @@ below for their higher-order gradients and tests. Everything here is device-agno
 
 from __future__ import annotations
 
+from typing import NamedTuple
+
 import torch
 from torch import Tensor
 
 from ..._tensor import compute_dtype, ignore_mask, mask_ignored, reduce
 from ..._tracing import is_compiling, known_to_be
-from ..options import FocalModulationOptions, SigmoidFocalOptions, SoftmaxFocalOptions
+from .. import plain_form
+
+
+class FocalModulationOptions(NamedTuple):
+    gamma: float
+    alpha: float | Tensor | None
+
+
+class SigmoidFocalOptions(NamedTuple):
+    alpha: float | Tensor | None
+    gamma: float
+    pos_weight: Tensor | None
+    weight: Tensor | None
+    ignore_index: int | None
+    reduction: str
+    from_logits: bool
+    epsilon: float
+
+
+class SoftmaxFocalOptions(NamedTuple):
+    alpha: Tensor | None
+    gamma: float
+    ignore_index: int | None
+    label_smoothing: float
+    is_index: bool
+    reduction: str
+    epsilon: float
 
 
 def alpha_factor(alpha: float | Tensor, y: Tensor) -> Tensor:
@@ -280,6 +308,7 @@ def focal_poly_terms(log_p: Tensor, alpha: Tensor | None, gamma: float, epsilon:
     return loss, coeff
 
 
+@plain_form
 def softmax_focal_loss(input: Tensor, target: Tensor, options: SoftmaxFocalOptions) -> Tensor:
     """Softmax focal loss; see :func:`focalkit.functional.softmax_focal_loss`."""
     alpha, gamma, ignore_index, label_smoothing, is_index, reduction, epsilon = options
@@ -324,6 +353,7 @@ def class_sum(log_p: Tensor, q: Tensor, alpha_c: Tensor | None, gamma: float,
     return (torch.where(q > 0, term, 0.0) * q).sum(dim=1)
 
 
+@plain_form
 def focal_modulation(input: Tensor, target: Tensor, options: FocalModulationOptions) -> Tensor:
     """The focal factor; see :func:`focalkit.functional.focal_modulation`."""
     out_dtype = torch.promote_types(input.dtype, target.dtype)
@@ -336,6 +366,7 @@ def focal_modulation(input: Tensor, target: Tensor, options: FocalModulationOpti
     return factor.to(out_dtype)
 
 
+@plain_form
 def sigmoid_focal_loss(input: Tensor, target: Tensor, options: SigmoidFocalOptions) -> Tensor:
     """Sigmoid focal loss; see :func:`focalkit.functional.sigmoid_focal_loss`."""
     alpha, gamma, pos_weight, weight, ignore_index, reduction, from_logits, epsilon = options

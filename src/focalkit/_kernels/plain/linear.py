@@ -10,17 +10,39 @@ chain. The blocked and Triton kernels compute the same loss without holding them
 
 from __future__ import annotations
 
+from typing import NamedTuple
+
 import torch
 import torch.nn.functional as F
 from torch import Tensor
 
 from ..._tensor import compute_dtype, ignore_mask, reduce
-from ..options import LinearSoftmaxFocalOptions, SoftmaxFocalOptions
-from .focal import softmax_focal_loss
+from .. import plain_form
+from .focal import SoftmaxFocalOptions, softmax_focal_loss
+
+
+class LinearSoftmaxFocalOptions(NamedTuple):
+    """Options of the softmax focal loss over a linear layer: the layer's weight and bias
+    are among them, and the kernels differentiate them with the input (``differentiated``)."""
+
+    weight: Tensor
+    bias: Tensor | None
+    alpha: Tensor | None
+    gamma: float
+    ignore_index: int | None
+    label_smoothing: float
+    epsilon: float
+    z_loss: float
+    reduction: str
+    chunk_size: int | None
+
+    #: The fields a kernel differentiates besides the input (see ``_dispatch.decide``).
+    differentiated = ("weight", "bias")
 
 __all__ = ["linear_softmax_focal_loss"]
 
 
+@plain_form
 def linear_softmax_focal_loss(x: Tensor, target: Tensor,
                               options: LinearSoftmaxFocalOptions) -> Tensor:
     """The loss of features ``x`` ``(M, H)`` and class indices ``target`` ``(M,)``; see

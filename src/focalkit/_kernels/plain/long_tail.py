@@ -2,13 +2,33 @@
 
 from __future__ import annotations
 
+from typing import NamedTuple
+
 import torch
 import torch.nn.functional as F
 from torch import Tensor
 
 from ..._tensor import compute_dtype, ignore_mask, reduce, weighted_mean
 from ..._tracing import known_to_be
-from ..options import LDAMOptions, LogitAdjustedOptions
+from .. import plain_form
+
+
+class LogitAdjustedOptions(NamedTuple):
+    prior: Tensor
+    tau: float
+    weight: Tensor | None
+    ignore_index: int | None
+    label_smoothing: float
+    is_index: bool
+    reduction: str
+
+
+class LDAMOptions(NamedTuple):
+    margins: Tensor
+    scale: float
+    weight: Tensor | None
+    ignore_index: int | None
+    reduction: str
 
 
 def class_view(vector: Tensor, dims: int) -> Tensor:
@@ -59,6 +79,7 @@ def cross_entropy(logits: Tensor, target: Tensor, weight: Tensor | None,
     return weighted_mean(loss, reduction, per_position.sum())
 
 
+@plain_form
 def logit_adjusted_cross_entropy(input: Tensor, target: Tensor,
                                  options: LogitAdjustedOptions) -> Tensor:
     """Logit-adjusted cross-entropy; see
@@ -78,6 +99,7 @@ def logit_adjusted_cross_entropy(input: Tensor, target: Tensor,
                          is_index, valid).to(input.dtype)
 
 
+@plain_form
 def ldam_loss(input: Tensor, target: Tensor, options: LDAMOptions) -> Tensor:
     """LDAM loss; see :func:`focalkit.functional.ldam_loss`."""
     margins, scale, weight, ignore_index, reduction = options

@@ -4,12 +4,26 @@ blocked Functions share: the rows, their Lovasz weights and the per-row class we
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
+from typing import NamedTuple
 
 import torch
 from torch import Tensor
 
 from ..._tensor import compute_dtype, count_dtype, ignore_mask, mask_ignored
-from ..options import LovaszHingeOptions, LovaszSoftmaxOptions
+from .. import plain_form
+
+
+class LovaszSoftmaxOptions(NamedTuple):
+    ignore_index: int | None
+    from_logits: bool
+    per_image: bool
+    classes: str | Sequence[int]
+
+
+class LovaszHingeOptions(NamedTuple):
+    ignore_index: int | None
+    per_image: bool
 
 
 def lovasz_weights(fg_sorted: Tensor, seen: Tensor, dtype: torch.dtype) -> tuple[Tensor, Tensor]:
@@ -134,6 +148,7 @@ def hinge_rows(input: Tensor, target: Tensor, ignore_index: int | None, per_imag
     return sign, values, perm, weights, 1.0 / max(rows, 1)
 
 
+@plain_form
 def lovasz_softmax_loss(input: Tensor, target: Tensor, options: LovaszSoftmaxOptions) -> Tensor:
     """Lovasz-Softmax loss; see :func:`focalkit.functional.lovasz_softmax_loss`."""
     ignore_index, from_logits, per_image, classes = options
@@ -150,6 +165,7 @@ def lovasz_softmax_loss(input: Tensor, target: Tensor, options: LovaszSoftmaxOpt
     return ((values * weights).sum(dim=1, keepdim=True) * row_weights).sum().to(input.dtype)
 
 
+@plain_form
 def lovasz_hinge_loss(input: Tensor, target: Tensor, options: LovaszHingeOptions) -> Tensor:
     """Lovasz hinge loss; see :func:`focalkit.functional.lovasz_hinge_loss`."""
     ignore_index, per_image = options

@@ -2,14 +2,26 @@
 
 from __future__ import annotations
 
+from typing import NamedTuple
+
 import torch
 from torch import Tensor
 
 from ..._tensor import compute_dtype, ignore_mask, weighted_mean
 from ..._tracing import known_to_be
-from ..options import Poly1Options
+from .. import plain_form
 
 
+class Poly1Options(NamedTuple):
+    epsilon: float
+    weight: Tensor | None
+    ignore_index: int | None
+    label_smoothing: float
+    is_index: bool
+    reduction: str
+
+
+@plain_form
 def poly1_cross_entropy(input: Tensor, target: Tensor, options: Poly1Options) -> Tensor:
     """Poly-1 cross-entropy; see :func:`focalkit.functional.poly1_cross_entropy`."""
     epsilon, weight, ignore_index, label_smoothing, is_index, reduction = options

@@ -9,14 +9,49 @@ below turn them into losses. Each formula is written once.
 from __future__ import annotations
 
 import math
+from typing import NamedTuple
 
 import torch
 from torch import Tensor
 
 from ..._tensor import compute_dtype, ignore_mask, mask_ignored, reduce
 from ..._tracing import known_to_be
-from ..options import RegionStatsOptions
+from .. import plain_form
 from .focal import pow_gamma
+
+
+class RegionStatsOptions(NamedTuple):
+    """Options of the per-image, per-class (TP, FP, FN) of the region losses."""
+
+    mode: str
+    from_logits: bool
+    ignore_index: int | None
+    intersection: str
+    is_index: bool
+
+
+class RegionOptions(NamedTuple):
+    """The checked options shared by Dice, Jaccard, Tversky, generalized Dice and unified
+    focal (each loss adds its own weights)."""
+
+    mode: str
+    from_logits: bool
+    smooth: float
+    eps: float
+    classes: list[int] | None
+    ignore_index: int | None
+    per_image: bool
+    log_loss: bool
+    reduction: str
+    sync_dist: bool
+    intersection: str
+    is_index: bool
+    num_classes: int
+
+    def stats_options(self) -> RegionStatsOptions:
+        """The options of the per-class statistics of these options."""
+        return RegionStatsOptions(self.mode, self.from_logits, self.ignore_index,
+                                  self.intersection, self.is_index)
 
 #: The weightings of the generalized Dice loss.
 WEIGHTINGS = ("square", "simple", "uniform")
@@ -97,6 +132,7 @@ def flat_dense(input: Tensor, target: Tensor, mode: str) -> tuple[Tensor, Tensor
     return input.reshape(n, c, m), target.reshape(n, c, m)
 
 
+@plain_form
 def region_stats(input: Tensor, target: Tensor,
                  options: RegionStatsOptions) -> tuple[Tensor, Tensor, Tensor]:
     """Per-image, per-class (TP, FP, FN); see :func:`focalkit.functional.region_stats`."""

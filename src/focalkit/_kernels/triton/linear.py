@@ -34,7 +34,7 @@ from ..blocked.linear import (
     chunked_forward,
     row_terms,
 )
-from ..options import LinearSoftmaxFocalOptions as Options
+from ..plain.linear import LinearSoftmaxFocalOptions as Options
 from .softmax import _focal_terms, _one_minus_exp, _online_logsumexp, _split
 
 __all__ = ["CHUNK", "linear_softmax_focal_loss"]
