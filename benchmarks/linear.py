@@ -9,11 +9,15 @@ classes, int64 class targets, mean reduction, on the CPU. The variants:
 * ``materialised``: the composition itself, ``F.cross_entropy(x @ W.T, t)`` and
   ``softmax_focal_loss(x @ W.T, t, gamma=2)``, and ``torch.compile`` of the former;
 * torch's ``F.linear_cross_entropy`` on its reference path (``options=None``) and on its
-  chunked path (``options=LinearCrossEntropyOptions()``).
+  chunked path (``options=LinearCrossEntropyOptions()``);
+* under ``torch.compile``: focalkit's loss (which compiles its plain composition, in one
+  graph) and torch's chunked path (which breaks the graph and runs eagerly).
 
 Time is measured in interleaved rounds in one process (``harness.compare``); the peak memory
 growth of each variant in a fresh process of its own (``harness.peak_growth``). Run from the
-repository root: ``python benchmarks/linear.py [--quick] [--classes 32768 ...]``.
+repository root: ``python benchmarks/linear.py [--quick] [--classes 32768 ...]
+[--only "focalkit, gamma=0" "materialised CE" ...]`` (``--only`` runs the variants named, the
+first one as the baseline, and skips the agreement checks).
 """
 
 from __future__ import annotations
@@ -56,6 +60,14 @@ def materialised_focal(x, w, t):
     return fk.softmax_focal_loss(x @ w.T, t, gamma=2.0)
 
 
+def focalkit_ce(x, w, t):
+    return fk.linear_softmax_focal_loss(x, w, t, gamma=0.0)
+
+
+def torch_chunked(x, w, t):
+    return F.linear_cross_entropy(x, w, t, options=torch.nn.LinearCrossEntropyOptions())
+
+
 def _variant(fn):
     return lambda shape: (data(shape), fn)
 
@@ -74,6 +86,10 @@ VARIANTS = {
     "torch linear_cross_entropy": _variant(lambda x, w, t: F.linear_cross_entropy(x, w, t)),
     "torch linear_cross_entropy, chunked": _variant(lambda x, w, t: F.linear_cross_entropy(
         x, w, t, options=torch.nn.LinearCrossEntropyOptions())),
+    "torch.compile(focalkit, gamma=0)": lambda shape: (
+        data(shape), torch.compile(focalkit_ce, dynamic=False, fullgraph=True)),
+    "torch.compile(torch linear_cross_entropy, chunked)": lambda shape: (
+        data(shape), torch.compile(torch_chunked, dynamic=False)),
 }
 
 NOTES = {
@@ -83,6 +99,8 @@ NOTES = {
     "torch.compile(materialised CE)": "warm-up includes compilation",
     "torch linear_cross_entropy": "options=None (reference path)",
     "torch linear_cross_entropy, chunked": "options=LinearCrossEntropyOptions()",
+    "torch.compile(focalkit, gamma=0)": "fullgraph=True: the plain composition, compiled",
+    "torch.compile(torch linear_cross_entropy, chunked)": "graph break: runs eagerly",
 }
 
 BASELINE = "focalkit, gamma=0"
@@ -100,6 +118,8 @@ def main(argv: list[str] | None = None) -> None:
     own = argparse.ArgumentParser(add_help=False)
     own.add_argument("--classes", type=int, nargs="+", default=list(CLASSES),
                      help="numbers of classes to run (4096 32768 131072)")
+    own.add_argument("--only", nargs="+", choices=list(VARIANTS), metavar="VARIANT",
+                     help="variants to run, the first as the baseline (all)")
     own.add_argument("--peak-of", help=argparse.SUPPRESS)
     own.add_argument("--shape", help=argparse.SUPPRESS)
     known, rest = own.parse_known_args(argv)
@@ -112,23 +132,27 @@ def main(argv: list[str] | None = None) -> None:
     args = harness.cli(__doc__.splitlines()[0] + " Also: --classes C [C ...].", rest)
     shapes = QUICK_SHAPES if args.quick else [(ROWS, FEATURES, c) for c in known.classes]
     check = QUICK_SHAPES[0] if args.quick else CHECK_SHAPE
-    same = ("focalkit, gamma=0", "materialised CE", "torch linear_cross_entropy",
-            "torch linear_cross_entropy, chunked")
-    print(f"Agreement with focalkit, cross-entropy {check}:")
-    harness.agree(check, {k: VARIANTS[k] for k in same}, baseline=BASELINE)
-    print(f"Agreement with focalkit, focal gamma=2 {check}:")
-    focal = ("focalkit, gamma=2", "focalkit, gamma=2, none + sum", "materialised focal, gamma=2")
-    harness.agree(check, {k: VARIANTS[k] for k in focal}, baseline="focalkit, gamma=2")
-    data.cache_clear()
+    variants = VARIANTS if known.only is None else {k: VARIANTS[k] for k in known.only}
+    baseline = BASELINE if known.only is None else known.only[0]
+    if known.only is None:
+        same = ("focalkit, gamma=0", "materialised CE", "torch linear_cross_entropy",
+                "torch linear_cross_entropy, chunked", "torch.compile(focalkit, gamma=0)")
+        print(f"Agreement with focalkit, cross-entropy {check}:")
+        harness.agree(check, {k: VARIANTS[k] for k in same}, baseline=BASELINE)
+        print(f"Agreement with focalkit, focal gamma=2 {check}:")
+        focal = ("focalkit, gamma=2", "focalkit, gamma=2, none + sum",
+                 "materialised focal, gamma=2")
+        harness.agree(check, {k: VARIANTS[k] for k in focal}, baseline="focalkit, gamma=2")
+        data.cache_clear()
 
     start = time.perf_counter()
     for shape in shapes:
         peaks = {}
-        for name in VARIANTS:
+        for name in variants:
             peaks[name] = peak_in_fresh_process(name, shape, args.threads)
             print(f"[linear_head {shape}] {name}: peak growth {peaks[name] / 2**20:.1f} MiB",
                   flush=True)
-        harness.compare("linear_head", shape, VARIANTS, rounds=args.rounds, baseline=BASELINE,
+        harness.compare("linear_head", shape, variants, rounds=args.rounds, baseline=baseline,
                         csv_path=args.csv, notes=NOTES, idle_wait=args.idle_wait,
                         peak=peaks.get)
         data.cache_clear()

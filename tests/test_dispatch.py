@@ -103,9 +103,9 @@ def test_every_backend_offers_its_kernels_through_one_interface():
 
     forms = _dispatch.BACKENDS["plain"].forms()
     assert all(_dispatch.BACKENDS["plain"][form] is form for form in forms)
-    for backend in ("blocked", "triton"):
+    for backend in ("blocked", "triton", "operator"):
         assert set(_dispatch.BACKENDS[backend].forms()) <= set(forms), backend
-    assert set(_dispatch.BACKENDS) == {"plain", "blocked", "triton"}
+    assert set(_dispatch.BACKENDS) == {"plain", "blocked", "triton", "operator"}
     routed = set()
     for module in vars(F).values():
         if inspect.ismodule(module) and module.__name__.startswith("focalkit.functional."):
@@ -238,6 +238,7 @@ def test_the_backends_page_lists_the_kernels_of_every_backend():
     assert "<!-- focalkit-kernels -->" in page
     rows = _dispatch.kernel_table().splitlines()[2:]
     assert len(rows) == len(_dispatch.BACKENDS["plain"].forms())
-    assert "| `sigmoid_focal_loss` | yes | yes | yes |" in rows
-    assert "| `poly1_cross_entropy` | yes | plain form | plain form |" in rows
-    assert "| `asymmetric_loss` | yes | yes | plain form |" in rows
+    assert "| `sigmoid_focal_loss` | yes | yes | yes | plain form |" in rows
+    assert "| `poly1_cross_entropy` | yes | plain form | plain form | plain form |" in rows
+    assert "| `asymmetric_loss` | yes | yes | plain form | plain form |" in rows
+    assert "| `linear_softmax_focal_loss` | yes | yes | yes | custom operator |" in rows

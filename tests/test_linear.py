@@ -314,6 +314,41 @@ def test_compile_fullgraph_equals_eager(case):
     assert_same(comp, eager, rtol=1e-10, atol=1e-12)
 
 
+@pytest.mark.usefixtures("fresh_dynamo")
+@pytest.mark.parametrize("reduction, operator", [("mean", True), ("sum", True), ("none", False)])
+def test_compile_calls_the_kernel_as_one_operator(reduction, operator):
+    """The compiled graph holds the custom operator (no product of the logits) for "mean" and
+    "sum", and the plain composition for "none"."""
+    x, w, b, t = CASES[2].inputs()
+    graphs = []
+
+    def capture(gm, example_inputs):
+        graphs.append(gm)
+        return gm
+
+    def loss(a, v, c):
+        return linear_softmax_focal_loss(a, v, t, linear_bias=c, gamma=2.0,
+                                         reduction=reduction).sum()
+
+    torch.compile(loss, backend=capture, fullgraph=True)(x, w.requires_grad_(), b)
+    targets = {str(node.target) for node in graphs[0].graph.nodes if node.op == "call_function"}
+    held = any("linear" in name and "focalkit" not in name or "matmul" in name
+               for name in targets)
+    assert ("focalkit.linear_softmax_focal_loss.default" in targets) is operator
+    assert held is not operator
+
+
+def test_the_operator_passes_opcheck():
+    """Schema, fake tensors, the autograd registration and AOT dispatch of the operator."""
+    x, w, b, t = CASES[2].inputs()
+    operator = torch.ops.focalkit.linear_softmax_focal_loss.default
+    for reduction in ("mean", "sum"):
+        alpha = torch.tensor(ALPHA, dtype=x.dtype)
+        args = (x.requires_grad_(), w.requires_grad_(), b.requires_grad_(), t, alpha, 2.0,
+                -100, 0.1, 0.5, 1e-3, reduction, 4, True, True, True)
+        torch.library.opcheck(operator, args)
+
+
 def test_func_grad_of_the_weight_and_the_input():
     x, w, b, t = CASES[9].inputs()
     kwargs = CASES[9].kwargs

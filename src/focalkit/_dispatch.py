@@ -8,7 +8,8 @@ target and its options tuple, and calls what it gets back with the same three ar
 * the backend setting (:mod:`focalkit.backends`);
 * the device of the input: the blocked kernels are the default on the CPU only, the Triton
   kernels on CUDA (or on the CPU under Triton's interpreter when asked for explicitly);
-* tracing: ``torch.compile`` traces the plain composition, and ``torch.func`` transforms
+* tracing: ``torch.compile`` traces the plain composition (or calls the kernel as a custom
+  operator, where :mod:`focalkit._kernels.operators` has one), and ``torch.func`` transforms
   (``grad``, ``vmap``, ``jvp``, ``functional_call`` under them) and forward-mode AD need it,
   since the kernels' autograd Functions define only a first-order reverse-mode rule of their
   own;
@@ -31,19 +32,17 @@ import torch
 from torch import Tensor
 
 from . import _kernels, backends
-from ._kernels import (
-    Backend,
-    Kernel,
-    blocked,  # noqa: F401  (importing it registers its kernels)
-)
+from ._kernels import Backend, Kernel
+from ._kernels import blocked as _blocked  # noqa: F401 (importing it registers its kernels)
+from ._kernels import operators as _operators  # noqa: F401 (the same)
 from ._kernels import triton as triton_kernels
 from ._tracing import forward_ad_active, is_compiling, is_traced
 
-PLAIN, BLOCKED, TRITON = "plain", "blocked", "triton"
+PLAIN, BLOCKED, TRITON, OPERATOR = "plain", "blocked", "triton", "operator"
 
 #: The kernels of every backend.
 BACKENDS: dict[str, Backend] = {PLAIN: _kernels.PLAIN, BLOCKED: _kernels.BLOCKED,
-                                TRITON: _kernels.TRITON}
+                                TRITON: _kernels.TRITON, OPERATOR: _kernels.OPERATOR}
 
 
 def triton_status(device: torch.device) -> str | None:
@@ -109,6 +108,10 @@ def decide(form: Kernel, input: Tensor, target: object, options: NamedTuple) -> 
     without a kernel of ``form``, or whose kernel does not take these options, leaves the call
     to the plain form.
     """
+    if is_compiling():
+        # The compiled graph holds the plain form, or calls a kernel that is a custom
+        # operator (the loss over a linear layer: its plain form holds the logits).
+        return OPERATOR if BACKENDS[OPERATOR].takes(form, input, options) else PLAIN
     differentiated = getattr(options, "differentiated", ())
     others = [value for field, value in zip(options._fields, options, strict=True)
               if field not in differentiated] if differentiated else list(options)
@@ -141,8 +144,12 @@ def _detached(kernel: Kernel) -> Kernel:
 
 def kernel_table() -> str:
     """The Markdown table of which backend has a kernel of which plain form (docs/backends.md)."""
-    rows = ["| kernel | plain | blocked | triton |", "| --- | :---: | :---: | :---: |"]
-    for form in BACKENDS[PLAIN].forms():
+    rows = ["| kernel | plain | blocked | triton | under `torch.compile` |",
+            "| --- | :---: | :---: | :---: | :---: |"]
+    forms = sorted(BACKENDS[PLAIN].forms(),
+                   key=lambda f: (f.__module__, f.__code__.co_firstlineno))
+    for form in forms:
         cells = ["yes" if BACKENDS[b].has(form) else "plain form" for b in (PLAIN, BLOCKED, TRITON)]
+        cells.append("custom operator" if BACKENDS[OPERATOR].has(form) else "plain form")
         rows.append(f"| `{form.__name__}` | {' | '.join(cells)} |")
     return "\n".join(rows)

@@ -10,6 +10,10 @@ Three backends, one package each:
   the input in cache-sized blocks, written with eager PyTorch operations for the CPU.
 * :mod:`~focalkit._kernels.triton`: fused Triton kernels for CUDA tensors.
 
+and, apart from them, :mod:`~focalkit._kernels.operators`: kernels wrapped as PyTorch custom
+operators, which ``torch.compile`` calls instead of tracing a plain form that would defeat
+the kernel's purpose (the logits of the loss over a linear layer).
+
 The interface is one function type, :class:`Kernel`: ``kernel(input, target, options)``
 with the loss's options tuple, already checked. A plain form is marked with
 :func:`plain_form`, and it is also the key by which the other backends offer a kernel for
@@ -84,6 +88,8 @@ class Backend:
 
 
 PLAIN, BLOCKED, TRITON = Backend("plain"), Backend("blocked"), Backend("triton")
+#: The kernels ``torch.compile`` calls as custom operators (:mod:`.operators`).
+OPERATOR = Backend("operator")
 
 
 def plain_form(form: KernelT) -> KernelT:

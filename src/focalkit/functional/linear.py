@@ -4,7 +4,8 @@ A language-model head or an extreme classifier ends in ``logits = x @ W.T + b`` 
 thousands of classes; the ``(N, C)`` logits, their softmax and their gradient then dominate
 the training memory. The loss here takes the features and the layer instead and computes the
 same value and gradients chunk by chunk (:mod:`focalkit._kernels`): blocked on the CPU, with a
-Triton kernel on CUDA. ``torch.compile`` and the ``torch.func`` transforms trace the plain
+Triton kernel on CUDA. Under ``torch.compile`` the kernel is one custom operator of the
+compiled graph (``"mean"`` and ``"sum"``); the ``torch.func`` transforms trace the plain
 composition, which materialises the logits.
 """
 
@@ -72,8 +73,10 @@ def linear_softmax_focal_loss(input: Tensor, linear_weight: Tensor, target: Tens
     logits again (four).
 
     Backends (see ``focalkit.backends``): the blocked kernel on the CPU, the Triton kernel on
-    CUDA. ``torch.compile``, the ``torch.func`` transforms, forward-mode AD and an ``alpha``
-    that requires grad take the plain composition above, which materialises the logits.
+    CUDA; under ``torch.compile``, the same kernel as one custom operator of the compiled
+    graph (``fullgraph=True`` holds) for ``"mean"`` and ``"sum"``. ``reduction="none"`` under
+    ``torch.compile``, the ``torch.func`` transforms, forward-mode AD and an ``alpha`` that
+    requires grad take the plain composition above, which materialises the logits.
 
     Args:
         input: features of shape :math:`(*, H)`.
