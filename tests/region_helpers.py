@@ -52,3 +52,21 @@ def binary_data(dtype=torch.float64, seed=1):
     g = torch.Generator().manual_seed(seed)
     return (torch.randn(2, 1, 4, 4, generator=g, dtype=dtype),
             torch.randint(0, 2, (2, 1, 4, 4), generator=g).to(dtype))
+
+
+def check_ignored_positions_and_half(loss_fn):
+    """An ignored position with NaN logits adds nothing and gets zero gradient, and half
+    inputs keep their dtype and agree with float32 (class-index targets, ``ignore_index=255``)."""
+    x, t = multiclass_data(dtype=torch.float32)
+    x[0, :, 0, 0] = float("nan")
+    t[0, 0, 0] = 255
+    x.requires_grad_(True)
+    loss = loss_fn(x, t, ignore_index=255)
+    loss.backward()
+    assert torch.isfinite(loss) and (x.grad[0, :, 0, 0] == 0).all()
+    for dtype in (torch.float16, torch.bfloat16):
+        xh = x.detach().to(dtype)
+        half = loss_fn(xh, t, ignore_index=255)
+        assert half.dtype == dtype
+        torch.testing.assert_close(half.float(), loss_fn(xh.float(), t, ignore_index=255),
+                                   rtol=1e-2, atol=1e-2)
