@@ -38,23 +38,6 @@ def _logits(outputs: object) -> Tensor:
     return outputs[0] if logits is None else logits
 
 
-def _set_loss_types() -> tuple[type, ...]:
-    """The losses whose value is no mean over the labels ``num_items_in_batch`` counts: ratios
-    over the whole batch (region, Lovász, clDice) or means over pixels and classes (boundary,
-    Hausdorff)."""
-    from .. import nn as losses
-
-    return (losses.DiceLoss, losses.JaccardLoss, losses.TverskyLoss, losses.GeneralizedDiceLoss,
-            losses.UnifiedFocalLoss, losses.LovaszSoftmaxLoss, losses.LovaszHingeLoss,
-            losses.SoftclDiceLoss, losses.BoundaryLoss, losses.HausdorffDTLoss)
-
-
-def _weighted_mean_types() -> tuple[type, ...]:
-    from ..nn import LDAMLoss, LogitAdjustedCrossEntropyLoss, Poly1CrossEntropyLoss
-
-    return (Poly1CrossEntropyLoss, LDAMLoss, LogitAdjustedCrossEntropyLoss)
-
-
 def _reduction(loss: object) -> str:
     """``"sum"`` or ``"mean"``, the reduction of a loss whose micro-batch sums add up to the
     accumulated batch's; a ValueError naming the reason for any other loss."""
@@ -74,7 +57,8 @@ def _reduction(loss: object) -> str:
     if not isinstance(loss, nn.Module):
         raise ValueError(f"loss must be a focalkit loss module for num_items_in_batch (its "
                          f"reduction is set to 'sum'); got {name}")
-    if isinstance(loss, _set_loss_types()):
+    mean_over = getattr(loss, "_mean_over", "positions")
+    if mean_over == "batch":
         raise ValueError(f"loss: {name} is not a mean over the labels num_items_in_batch "
                          "counts (a ratio over the whole batch, or a mean over pixels and "
                          "classes), so no split into micro-batches gives its value; use "
@@ -83,8 +67,7 @@ def _reduction(loss: object) -> str:
     if reduction not in ("mean", "sum"):
         raise ValueError(f"loss must have reduction 'mean' or 'sum' under gradient "
                          f"accumulation; got {name} with reduction={reduction!r}")
-    if reduction == "mean" and isinstance(loss, _weighted_mean_types()) \
-            and loss.weight is not None:
+    if reduction == "mean" and mean_over == "weights" and loss.weight is not None:
         raise ValueError(f"loss: {name} with weight and reduction='mean' divides by the summed "
                          "weights of the whole accumulated batch, which Trainer does not pass "
                          "(num_items_in_batch counts labels); use reduction='sum' or no weight")

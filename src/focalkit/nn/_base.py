@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import ClassVar
+
 import torch
 from torch import Tensor, nn
 
@@ -25,6 +27,11 @@ class LossModule(nn.Module):
 
     _buffer_fields: tuple[str, ...] = ()
     _exact_fields: tuple[str, ...] = ()
+    #: What ``reduction="mean"`` divides by: ``"positions"`` (the non-ignored positions, or
+    #: labels), ``"weights"`` (their summed class weights when ``weight`` is set, else the
+    #: positions) or ``"batch"`` (the loss is a ratio or mean over the whole batch, which
+    #: no sum over micro-batches reproduces). Read by the Transformers integration.
+    _mean_over: ClassVar[str] = "positions"
 
     def __init__(self, *, reduction: str = "mean") -> None:
         super().__init__()

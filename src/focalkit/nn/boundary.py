@@ -43,6 +43,8 @@ class HausdorffDTLoss(LossModule):
         True
     """
 
+    _mean_over = "batch"
+
     _repr_fields = ("alpha", "include_background", "ignore_index", "reduction")
 
     def __init__(self, *, alpha: float = 2.0, include_background: bool = False,
@@ -89,6 +91,8 @@ class BoundaryLoss(LossModule):
         ...             boundary_loss(x, t, reduction="sum"))
         True
     """
+
+    _mean_over = "batch"
 
     _repr_fields = ("include_background", "ignore_index", "reduction")
 
@@ -137,6 +141,8 @@ class SoftclDiceLoss(LossModule):
         >>> torch.allclose(combo(x, t), 0.5 * dice_loss(x, t) + 0.5 * soft_cldice_loss(x, t))
         True
     """
+
+    _mean_over = "batch"
 
     _repr_fields = ("iterations", "smooth", "eps", "include_background", "ignore_index",
                     "reduction")

@@ -79,6 +79,8 @@ class LogitAdjustedCrossEntropyLoss(LossModule):
         True
     """
 
+    _mean_over = "weights"
+
     _repr_fields = ("class_counts", "prior", "tau", "weight", "reduction", "ignore_index")
     _buffer_fields = ("class_counts", "prior", "weight")
     _exact_fields = ("class_counts", "prior")
@@ -142,6 +144,8 @@ class LDAMLoss(LossModule):
         ...             ldam_loss(x, t, class_counts=[100, 10, 1]))
         True
     """
+
+    _mean_over = "weights"
 
     _repr_fields = ("class_counts", "max_margin", "scale", "weight", "reduction",
                     "ignore_index")

@@ -49,6 +49,8 @@ class LovaszSoftmaxLoss(nn.Module):
         True
     """
 
+    _mean_over = "batch"
+
     def __init__(self, *, classes: str | Sequence[int] = "present", per_image: bool = False,
                  ignore_index: int | None = None, from_logits: bool = True) -> None:
         super().__init__()
@@ -101,6 +103,8 @@ class LovaszHingeLoss(nn.Module):
         >>> loss(torch.zeros(1, 4), y)
         tensor(1.)
     """
+
+    _mean_over = "batch"
 
     def __init__(self, *, per_image: bool = True, ignore_index: int | None = None) -> None:
         super().__init__()

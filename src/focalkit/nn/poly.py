@@ -46,6 +46,8 @@ class Poly1CrossEntropyLoss(LossModule):
         True
     """
 
+    _mean_over = "weights"
+
     _repr_fields = ("epsilon", "weight", "ignore_index", "label_smoothing", "reduction")
 
     _buffer_fields = ("weight",)

@@ -29,6 +29,8 @@ class _RegionLoss(LossModule):
     Its ``__init__`` is the constructor of :class:`DiceLoss` and :class:`JaccardLoss`.
     """
 
+    _mean_over = "batch"
+
     _repr_fields = ("mode", "from_logits", "smooth", "classes", "ignore_index", "per_image",
                     "log_loss", "reduction")
 

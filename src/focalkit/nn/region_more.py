@@ -61,6 +61,8 @@ class GeneralizedDiceLoss(LossModule):
         True
     """
 
+    _mean_over = "batch"
+
     _repr_fields = ("mode", "weighting", "from_logits", "smooth", "classes", "ignore_index",
                     "per_image", "reduction")
 
@@ -128,6 +130,8 @@ class UnifiedFocalLoss(GammaMixin, LossModule):
         ...             unified_focal_loss(x, y, mode="binary", delta=0.7))
         True
     """
+
+    _mean_over = "batch"
 
     _repr_fields = ("mode", "weight", "delta", "gamma", "background", "from_logits",
                     "ignore_index", "per_image", "reduction")
