@@ -103,3 +103,22 @@ def test_linear_head_triton_equals_plain_on_cuda(dtype, kwargs):
     tol = dict(rtol=1e-4, atol=1e-5) if dtype == torch.float32 else dict(rtol=2e-2, atol=2e-3)
     for got, want in zip(*results, strict=True):
         torch.testing.assert_close(got, want, **tol)
+
+
+@pytest.mark.parametrize("reduction", ["mean", "sum"])
+def test_linear_head_compiles_to_the_operator_on_cuda(reduction):
+    """Under torch.compile the CUDA kernel runs as the custom operator, equal to eager."""
+    from focalkit.functional import linear_softmax_focal_loss
+
+    x, w, t = _linear_inputs()
+
+    def loss(a, v):
+        return linear_softmax_focal_loss(a, v, t, gamma=2.0, chunk_size=64, reduction=reduction)
+
+    results = []
+    for fn in (loss, torch.compile(loss, fullgraph=True)):
+        xi, wi = x.detach().clone().requires_grad_(), w.detach().clone().requires_grad_()
+        value = fn(xi, wi)
+        results.append([value, *torch.autograd.grad(value, (xi, wi))])
+    for got, want in zip(*results, strict=True):
+        torch.testing.assert_close(got, want, rtol=1e-5, atol=1e-6)

@@ -338,14 +338,34 @@ def test_compile_calls_the_kernel_as_one_operator(reduction, operator):
     assert held is not operator
 
 
+@pytest.mark.usefixtures("fresh_dynamo")
+def test_a_compiled_module_takes_new_hyper_parameters_without_recompiling():
+    """The operator receives its floats as a tensor: changing gamma (a schedule) or the
+    z-loss weight reuses the graph, and each call equals eager."""
+    from torch._dynamo.testing import CompileCounter
+
+    x, w, b, t = CASES[2].inputs()
+    module = LinearSoftmaxFocalLoss(gamma=1.0)
+    counter = CompileCounter()
+    compiled = torch.compile(module, backend=counter, dynamic=True, fullgraph=True)
+    for gamma, z_loss in ((1.0, 0.0), (1.5, 1e-3), (2.0, 1e-2)):
+        module.gamma, module.z_loss = gamma, z_loss
+        torch.testing.assert_close(
+            compiled(x, w, t, b),
+            linear_softmax_focal_loss(x, w, t, linear_bias=b, gamma=gamma, z_loss=z_loss),
+            rtol=1e-12, atol=0)
+    assert counter.frame_count == 1
+
+
 def test_the_operator_passes_opcheck():
     """Schema, fake tensors, the autograd registration and AOT dispatch of the operator."""
     x, w, b, t = CASES[2].inputs()
     operator = torch.ops.focalkit.linear_softmax_focal_loss.default
     for reduction in ("mean", "sum"):
         alpha = torch.tensor(ALPHA, dtype=x.dtype)
-        args = (x.requires_grad_(), w.requires_grad_(), b.requires_grad_(), t, alpha, 2.0,
-                -100, 0.1, 0.5, 1e-3, reduction, 4, True, True, True)
+        floats = torch.tensor([2.0, 0.1, 0.5, 1e-3], dtype=torch.float64)
+        args = (x.requires_grad_(), w.requires_grad_(), b.requires_grad_(), t, alpha, floats,
+                -100, reduction, 4, True, True, True)
         torch.library.opcheck(operator, args)
 
 

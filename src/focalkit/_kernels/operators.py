@@ -42,39 +42,47 @@ def _gradients(kernel, x: Tensor, weight: Tensor, bias: Tensor | None, target: T
     return (loss.detach(), *grads)
 
 
-def _options(gamma, ignore_index, label_smoothing, epsilon, z_loss, reduction, chunk_size):
+def _options(floats: Tensor, ignore_index: int | None, reduction: str, chunk_size: int | None
+             ) -> plain.LinearSoftmaxFocalOptions:
+    """The kernel's options, from the operator's arguments (``floats``: see :func:`_floats`)."""
+    gamma, label_smoothing, epsilon, z_loss = floats.tolist()
     return plain.LinearSoftmaxFocalOptions(None, None, None, gamma, ignore_index,
                                            label_smoothing, epsilon, z_loss, reduction,
                                            chunk_size)
 
 
+def _floats(options: plain.LinearSoftmaxFocalOptions) -> Tensor:
+    """gamma, label smoothing, epsilon and z-loss as one float64 CPU tensor: an input of the
+    compiled graph rather than constants in it, so that a schedule changing them does not
+    recompile (a float argument of a custom operator would be specialised on)."""
+    return torch.tensor([options.gamma, options.label_smoothing, options.epsilon,
+                         options.z_loss], dtype=torch.float64)
+
+
 @torch.library.custom_op(_NAME, mutates_args=(), device_types="cpu")
 def _operator(x: Tensor, weight: Tensor, bias: Tensor | None, target: Tensor,
-              alpha: Tensor | None, gamma: float, ignore_index: int | None,
-              label_smoothing: float, epsilon: float, z_loss: float, reduction: str,
+              alpha: Tensor | None, floats: Tensor, ignore_index: int | None, reduction: str,
               chunk_size: int | None, needs_x: bool, needs_weight: bool, needs_bias: bool
               ) -> tuple[Tensor, Tensor, Tensor, Tensor]:
     """The loss and the gradients of x, weight and bias (empty where not needed)."""
-    options = _options(gamma, ignore_index, label_smoothing, epsilon, z_loss, reduction,
-                       chunk_size)
+    options = _options(floats, ignore_index, reduction, chunk_size)
     return _gradients(blocked.linear_softmax_focal_loss, x, weight, bias, target, alpha,
                       options, (needs_x, needs_weight, needs_bias))
 
 
 @_operator.register_kernel("cuda")
-def _operator_cuda(x, weight, bias, target, alpha, gamma, ignore_index, label_smoothing,
-                   epsilon, z_loss, reduction, chunk_size, needs_x, needs_weight, needs_bias):
+def _operator_cuda(x, weight, bias, target, alpha, floats, ignore_index, reduction, chunk_size,
+                   needs_x, needs_weight, needs_bias):
     kernel = (triton_kernels.linear_softmax_focal_loss if triton_kernels.IMPORT_ERROR is None
               else blocked.linear_softmax_focal_loss)
-    options = _options(gamma, ignore_index, label_smoothing, epsilon, z_loss, reduction,
-                       chunk_size)
+    options = _options(floats, ignore_index, reduction, chunk_size)
     return _gradients(kernel, x, weight, bias, target, alpha, options,
                       (needs_x, needs_weight, needs_bias))
 
 
 @_operator.register_fake
-def _operator_fake(x, weight, bias, target, alpha, gamma, ignore_index, label_smoothing,
-                   epsilon, z_loss, reduction, chunk_size, needs_x, needs_weight, needs_bias):
+def _operator_fake(x, weight, bias, target, alpha, floats, ignore_index, reduction, chunk_size,
+                   needs_x, needs_weight, needs_bias):
     def grad_like(t: Tensor | None, need: bool) -> Tensor:
         return torch.empty_like(t) if need else x.new_empty(0)
 
@@ -90,7 +98,7 @@ def _setup_context(ctx, inputs, output):
 def _backward(ctx, grad_loss, *unused):
     grads = [g * grad_loss.to(g.dtype) if need else None
              for g, need in zip(ctx.saved_tensors, ctx.needs, strict=True)]
-    return (*grads, None, None, None, None, None, None, None, None, None, None, None, None)
+    return (*grads, None, None, None, None, None, None, None, None, None)
 
 
 _operator.register_autograd(_backward, setup_context=_setup_context)
@@ -110,7 +118,6 @@ def linear_softmax_focal_loss(x: Tensor, target: Tensor,
     grad = torch.is_grad_enabled()
     needs = (grad and x.requires_grad, grad and weight.requires_grad,
              grad and bias is not None and bias.requires_grad)
-    loss, *_ = _operator(x, weight, bias, target, options.alpha, options.gamma,
-                         options.ignore_index, options.label_smoothing, options.epsilon,
-                         options.z_loss, options.reduction, options.chunk_size, *needs)
+    loss, *_ = _operator(x, weight, bias, target, options.alpha, _floats(options),
+                         options.ignore_index, options.reduction, options.chunk_size, *needs)
     return loss
