@@ -133,3 +133,15 @@ def test_every_family_module_is_exported_by_its_package(package):
         assert set(module.__all__) <= set(parent.__all__), name
         assert all(getattr(parent, item) is getattr(module, item) for item in module.__all__)
     assert len(parent.__all__) == len(set(parent.__all__))
+
+
+def test_every_kernel_module_is_imported_by_its_backend():
+    """A kernel registers when its module is imported: the blocked package imports them all,
+    so a module left out cannot silently leave its loss to the plain form."""
+    import importlib
+    import pkgutil
+    import sys
+
+    package = importlib.import_module("focalkit._kernels.blocked")
+    for info in pkgutil.iter_modules(package.__path__):
+        assert f"focalkit._kernels.blocked.{info.name}" in sys.modules, info.name

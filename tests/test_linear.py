@@ -357,6 +357,24 @@ def test_a_compiled_module_takes_new_hyper_parameters_without_recompiling():
     assert counter.frame_count == 1
 
 
+@pytest.mark.usefixtures("fresh_dynamo")
+def test_compile_of_func_transforms_traces_the_plain_form():
+    """A torch.func transform inside the compiled function takes the plain composition (the
+    operator has only a reverse-mode rule), with the eager values."""
+    x, w, b, t = CASES[2].inputs()
+
+    def loss(a, v, tt):
+        return linear_softmax_focal_loss(a, v, tt, gamma=2.0)
+
+    grad = torch.func.grad(loss, argnums=1)
+    torch.testing.assert_close(torch.compile(grad, fullgraph=True)(x, w, t), grad(x, w, t),
+                               rtol=1e-12, atol=1e-14)
+    batched = torch.func.vmap(loss, in_dims=(0, None, 0))
+    xs, ts = x[:12].reshape(3, 4, -1), t[:12].reshape(3, 4)
+    torch.testing.assert_close(torch.compile(batched, fullgraph=True)(xs, w, ts),
+                               batched(xs, w, ts), rtol=1e-12, atol=1e-14)
+
+
 def test_the_operator_passes_opcheck():
     """Schema, fake tensors, the autograd registration and AOT dispatch of the operator."""
     x, w, b, t = CASES[2].inputs()

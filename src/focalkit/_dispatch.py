@@ -8,8 +8,7 @@ target and its options tuple, and calls what it gets back with the same three ar
 * the backend setting (:mod:`focalkit.backends`);
 * the device of the input: the blocked kernels are the default on the CPU only, the Triton
   kernels on CUDA (or on the CPU under Triton's interpreter when asked for explicitly);
-* tracing: ``torch.compile`` traces the plain composition (or calls the kernel as a custom
-  operator, where :mod:`focalkit._kernels.operators` has one), and ``torch.func`` transforms
+* tracing: ``torch.compile`` traces the plain composition, and ``torch.func`` transforms
   (``grad``, ``vmap``, ``jvp``, ``functional_call`` under them) and forward-mode AD need it,
   since the kernels' autograd Functions define only a first-order reverse-mode rule of their
   own;
@@ -17,7 +16,12 @@ target and its options tuple, and calls what it gets back with the same three ar
   options tuple names in its ``differentiated`` attribute: a linear layer's weight and bias),
   so a target or a hyper-parameter tensor that requires grad takes the plain path.
 
-Then the chosen :class:`~focalkit._kernels.Backend` says whether it has a kernel of that
+While ``torch.compile`` traces, :func:`decide` looks no further than
+:mod:`focalkit._kernels.operators`: a kernel there is a custom operator that the compiled graph
+calls (the loss over a linear layer, whose plain form would hold the logits); every other loss
+is traced in its plain form.
+
+Otherwise the chosen :class:`~focalkit._kernels.Backend` says whether it has a kernel of that
 plain form that takes this call's options; where it does not, the plain form runs, on the same
 device. The rule is the same for every loss: an explicit ``"triton"`` that cannot
 run on the input's device raises, whether or not the loss has a Triton kernel.
@@ -36,7 +40,7 @@ from ._kernels import Backend, Kernel
 from ._kernels import blocked as _blocked  # noqa: F401 (importing it registers its kernels)
 from ._kernels import operators as _operators  # noqa: F401 (the same)
 from ._kernels import triton as triton_kernels
-from ._tracing import forward_ad_active, is_compiling, is_traced
+from ._tracing import forward_ad_active, func_transform_active, is_compiling, is_traced
 
 PLAIN, BLOCKED, TRITON, OPERATOR = "plain", "blocked", "triton", "operator"
 
@@ -78,7 +82,9 @@ def choose(input: Tensor, *others: object, differentiated: Sequence[object] = ()
             ``input``'s device.
     """
     if is_compiling():
-        return PLAIN  # checked first: the tracer reads no backend setting
+        # Checked first: the tracer reads no backend setting. (decide() asks the operators
+        # before it comes here.)
+        return PLAIN
     backend = backends.get()
     if backend == PLAIN:
         return PLAIN
@@ -111,6 +117,10 @@ def decide(form: Kernel, input: Tensor, target: object, options: NamedTuple) -> 
     if is_compiling():
         # The compiled graph holds the plain form, or calls a kernel that is a custom
         # operator (the loss over a linear layer: its plain form holds the logits).
+        # A torch.func transform or forward-mode AD inside the compiled function needs the
+        # plain form: the operator has only a reverse-mode rule.
+        if func_transform_active() or forward_ad_active():
+            return PLAIN
         return OPERATOR if BACKENDS[OPERATOR].takes(form, input, options) else PLAIN
     differentiated = getattr(options, "differentiated", ())
     others = [value for field, value in zip(options._fields, options, strict=True)
@@ -146,8 +156,7 @@ def kernel_table() -> str:
     """The Markdown table of which backend has a kernel of which plain form (docs/backends.md)."""
     rows = ["| kernel | plain | blocked | triton | under `torch.compile` |",
             "| --- | :---: | :---: | :---: | :---: |"]
-    forms = sorted(BACKENDS[PLAIN].forms(),
-                   key=lambda f: (f.__module__, f.__code__.co_firstlineno))
+    forms = sorted(BACKENDS[PLAIN].forms(), key=lambda f: (f.__module__, f.__name__))
     for form in forms:
         cells = ["yes" if BACKENDS[b].has(form) else "plain form" for b in (PLAIN, BLOCKED, TRITON)]
         cells.append("custom operator" if BACKENDS[OPERATOR].has(form) else "plain form")

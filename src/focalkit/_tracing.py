@@ -32,6 +32,12 @@ def is_transformed(tensor: Tensor) -> bool:
     return torch._C._functorch.is_functorch_wrapped_tensor(tensor)
 
 
+def func_transform_active() -> bool:
+    """Whether a ``torch.func`` transform is running, readable while ``torch.compile`` traces
+    (where the wrapped tensors of :func:`is_transformed` cannot be inspected)."""
+    return torch._C._are_functorch_transforms_active()
+
+
 def is_traced(*tensors: object) -> bool:
     """Whether a tracer or transform sees these tensors: then no data may reach Python."""
     return is_compiling() or any(isinstance(t, Tensor) and is_transformed(t) for t in tensors)

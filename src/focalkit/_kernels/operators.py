@@ -9,9 +9,12 @@ kernel forms in the same pass, and its autograd rule scales those by the incomin
 PyTorch's dispatcher picks the kernel by device: the blocked one on the CPU, the Triton one on
 CUDA (the blocked one there when Triton is not installed).
 
-The operator computes ``"mean"`` and ``"sum"`` with an ``alpha`` that needs no gradient; for
-the rest, the compiled graph holds the plain form. Its backward is first order: a compiled
-graph has no second derivative anyway.
+The operator computes ``"mean"`` and ``"sum"`` on CPU and CUDA tensors with an ``alpha`` that
+needs no gradient; for the rest, and under a ``torch.func`` transform or forward-mode AD, the
+compiled graph holds the plain form. Its backward is first order: a compiled graph has no
+second derivative anyway. Its float hyper-parameters travel as one small CPU tensor (so that
+changing them does not recompile), which keeps ``mode="reduce-overhead"`` from capturing the
+graph in a CUDA graph.
 """
 
 from __future__ import annotations
@@ -38,7 +41,7 @@ def _gradients(kernel, x: Tensor, weight: Tensor, bias: Tensor | None, target: T
             weight=operands[1], bias=operands[2], alpha=alpha))
         wanted = [t for t, need in zip(operands, needs, strict=True) if need]
         found = iter(torch.autograd.grad(loss, wanted) if wanted else ())
-    grads = [next(found) if need else x.new_empty(0) for need in needs]
+    grads = [next(found).contiguous() if need else x.new_empty(0) for need in needs]
     return (loss.detach(), *grads)
 
 
@@ -84,7 +87,7 @@ def _operator_cuda(x, weight, bias, target, alpha, floats, ignore_index, reducti
 def _operator_fake(x, weight, bias, target, alpha, floats, ignore_index, reduction, chunk_size,
                    needs_x, needs_weight, needs_bias):
     def grad_like(t: Tensor | None, need: bool) -> Tensor:
-        return torch.empty_like(t) if need else x.new_empty(0)
+        return t.new_empty(t.shape) if need else x.new_empty(0)  # contiguous, as the kernel's
 
     return (x.new_empty(()), grad_like(x, needs_x), grad_like(weight, needs_weight),
             grad_like(bias, needs_bias))
@@ -105,9 +108,10 @@ _operator.register_autograd(_backward, setup_context=_setup_context)
 
 
 def _takes(x: Tensor, options: plain.LinearSoftmaxFocalOptions) -> bool:
-    """``"mean"`` or ``"sum"``, and an ``alpha`` that needs no gradient."""
-    return options.reduction != "none" and not (
-        options.alpha is not None and options.alpha.requires_grad)
+    """``"mean"`` or ``"sum"`` on a CPU or CUDA tensor, and an ``alpha`` that needs no
+    gradient."""
+    return (options.reduction != "none" and x.device.type in ("cpu", "cuda")
+            and not (options.alpha is not None and options.alpha.requires_grad))
 
 
 @OPERATOR.implements(plain.linear_softmax_focal_loss, takes=_takes)

@@ -136,7 +136,7 @@ def _sort_descending(rows: Tensor) -> tuple[Tensor, Tensor, tuple[Tensor, ...]]:
 
 
 def _weights_in_place(fg_sorted: Tensor, seen: Tensor, out: Tensor) -> tuple[Tensor, Tensor]:
-    """:func:`~focalkit._kernels.plain.lovasz_weights` of float rows of sorted
+    """:func:`~focalkit._kernels.plain.lovasz.lovasz_weights` of float rows of sorted
     foreground indicators, in place: ``fg_sorted`` is overwritten, the weights go to ``out``
     (same shape and dtype as ``fg_sorted`` and ``seen``). Returns ``out`` and the number of
     foreground positions of every row."""
