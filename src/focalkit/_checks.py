@@ -210,6 +210,20 @@ def check_ignore_index(ignore_index: object) -> int | None:
     return int(ignore_index)
 
 
+def check_softmax_focal(gamma: object, reduction: object, ignore_index: object,
+                        label_smoothing: object, epsilon: object
+                        ) -> tuple[float, int | None, float, float]:
+    """The scalar options of the softmax focal loss, the same over a linear layer: ``gamma``,
+    ``reduction``, ``ignore_index``, ``label_smoothing`` in [0, 1] and ``epsilon >= -1``, in
+    that order. Returns gamma, ignore_index, label_smoothing and epsilon."""
+    gamma = check_gamma(gamma)
+    check_reduction(reduction)
+    ignore_index = check_ignore_index(ignore_index)
+    label_smoothing = check_real("label_smoothing", label_smoothing, low=0.0, high=1.0)
+    epsilon = check_real("epsilon", epsilon, low=-1.0)
+    return gamma, ignore_index, label_smoothing, epsilon
+
+
 def as_optional_tensor(name: str, value: object, input: Tensor, *,
                        shape: torch.Size | None = None, of: str = "input") -> Tensor | None:
     """A ``weight`` / ``pos_weight`` for ``input`` (see :func:`check_optional_weight`): a

@@ -21,10 +21,10 @@ from .._checks import (
     check_class_values,
     check_float_tensor,
     check_gamma,
-    check_ignore_index,
     check_real,
     check_reduction,
     check_same_shape,
+    check_softmax_focal,
     check_unit_alpha,
     check_unit_interval,
     class_vector,
@@ -330,11 +330,8 @@ def softmax_focal_loss(input: Tensor, target: Tensor, *, alpha: AlphaLike = None
     """
     check_float_tensor("input", input)
     is_index = check_class_target(input, target)
-    gamma = check_gamma(gamma)
-    check_reduction(reduction)
-    ignore_index = check_ignore_index(ignore_index)
-    label_smoothing = check_real("label_smoothing", label_smoothing, low=0.0, high=1.0)
-    epsilon = check_real("epsilon", epsilon, low=-1.0)
+    gamma, ignore_index, label_smoothing, epsilon = check_softmax_focal(
+        gamma, reduction, ignore_index, label_smoothing, epsilon)
     c = input.shape[1]
     alpha = class_vector("alpha", alpha, c, like=input, high=None)
     if not is_index and ignore_index not in (None, -100):

@@ -19,12 +19,10 @@ from .. import _dispatch
 from .._checks import (
     check_class_values,
     check_float_tensor,
-    check_gamma,
-    check_ignore_index,
     check_linear_head,
     check_optional_positive_int,
     check_real,
-    check_reduction,
+    check_softmax_focal,
     class_vector,
 )
 from .._kernels.plain import linear as plain
@@ -149,11 +147,8 @@ def linear_softmax_focal_loss(input: Tensor, linear_weight: Tensor, target: Tens
     """
     check_float_tensor("input", input)
     classes = check_linear_head(input, linear_weight, target, linear_bias)
-    gamma = check_gamma(gamma)
-    check_reduction(reduction)
-    ignore_index = check_ignore_index(ignore_index)
-    label_smoothing = check_real("label_smoothing", label_smoothing, low=0.0, high=1.0)
-    epsilon = check_real("epsilon", epsilon, low=-1.0)
+    gamma, ignore_index, label_smoothing, epsilon = check_softmax_focal(
+        gamma, reduction, ignore_index, label_smoothing, epsilon)
     z_loss = check_real("z_loss", z_loss, low=0.0)
     chunk_size = check_optional_positive_int("chunk_size", chunk_size)
     alpha = class_vector("alpha", alpha, classes, like=input, high=None)

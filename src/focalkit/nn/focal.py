@@ -130,11 +130,7 @@ class SoftmaxFocalLoss(GammaMixin, LossModule):
                  gamma: float = 2.0, reduction: str = "mean", ignore_index: int = -100,
                  label_smoothing: float = 0.0, epsilon: float = 0.0) -> None:
         super().__init__(reduction=reduction)
-        self.alpha = _class_alpha(alpha)
-        self.gamma = gamma
-        self.ignore_index = check_ignore_index(ignore_index)
-        self.label_smoothing = check_real("label_smoothing", label_smoothing, low=0.0, high=1.0)
-        self.epsilon = check_real("epsilon", epsilon, low=-1.0)
+        _set_softmax_focal(self, alpha, gamma, ignore_index, label_smoothing, epsilon)
 
     def forward(self, input: Tensor, target: Tensor) -> Tensor:
         return FK.softmax_focal_loss(
@@ -145,6 +141,17 @@ class SoftmaxFocalLoss(GammaMixin, LossModule):
 
 def _float_tensor(values: Sequence[float]) -> Tensor:
     return torch.as_tensor(list(values), dtype=torch.get_default_dtype())
+
+
+def _set_softmax_focal(module: nn.Module, alpha: object, gamma: object, ignore_index: object,
+                      label_smoothing: object, epsilon: object) -> None:
+    """Check and set the hyper-parameters of the softmax focal loss on ``module`` (a
+    :class:`SoftmaxFocalLoss`, or the same loss over a linear layer)."""
+    module.alpha = _class_alpha(alpha)
+    module.gamma = gamma
+    module.ignore_index = check_ignore_index(ignore_index)
+    module.label_smoothing = check_real("label_smoothing", label_smoothing, low=0.0, high=1.0)
+    module.epsilon = check_real("epsilon", epsilon, low=-1.0)
 
 
 def _class_alpha(alpha: object) -> object:

@@ -7,10 +7,10 @@ from collections.abc import Sequence
 from torch import Tensor
 
 from .. import functional as FK
-from .._checks import check_ignore_index, check_optional_positive_int, check_real
+from .._checks import check_optional_positive_int, check_real
 from ._base import GammaMixin, LossModule
 from ._registry import register
-from .focal import _class_alpha
+from .focal import _set_softmax_focal
 
 __all__ = ["LinearSoftmaxFocalLoss"]
 
@@ -68,11 +68,7 @@ class LinearSoftmaxFocalLoss(GammaMixin, LossModule):
                  label_smoothing: float = 0.0, epsilon: float = 0.0, z_loss: float = 0.0,
                  chunk_size: int | None = None) -> None:
         super().__init__(reduction=reduction)
-        self.alpha = _class_alpha(alpha)
-        self.gamma = gamma
-        self.ignore_index = check_ignore_index(ignore_index)
-        self.label_smoothing = check_real("label_smoothing", label_smoothing, low=0.0, high=1.0)
-        self.epsilon = check_real("epsilon", epsilon, low=-1.0)
+        _set_softmax_focal(self, alpha, gamma, ignore_index, label_smoothing, epsilon)
         self.z_loss = check_real("z_loss", z_loss, low=0.0)
         self.chunk_size = check_optional_positive_int("chunk_size", chunk_size)
 
