@@ -49,8 +49,7 @@ from ..plain.focal import focal_poly_terms
 from ..plain.linear import LinearSoftmaxFocalOptions as Options
 from .blocks import CLASS_BLOCK
 
-__all__ = ["CHUNK", "ROWS", "Chunk", "apply", "chunked_backward", "chunked_forward",
-           "linear_softmax_focal_loss", "plan", "row_terms"]
+__all__ = ["CHUNK", "ROWS", "Chunk", "apply", "linear_softmax_focal_loss", "plan", "row_terms"]
 
 #: Most logits in one chunk: 8 Mi, 32 MiB of float32.
 CHUNK = 1 << 23
@@ -486,7 +485,7 @@ def chunked_forward(ctx, x: Tensor, weight: Tensor, bias: Tensor | None, target:
             chunk.gradient(lse, a, b, factor, grads)
         elif with_grad:
             saved[0, span], saved[1, span], saved[2, span] = lse, a, b
-    ctx.opts, ctx.fused = opts, fused
+    ctx.opts, ctx.fused, ctx.kind = opts, fused, kind
     if fused:
         ctx.save_for_backward(x, weight, bias, target, alpha,
                               *_finished(grads, ops, x, weight, bias))
@@ -495,9 +494,10 @@ def chunked_forward(ctx, x: Tensor, weight: Tensor, bias: Tensor | None, target:
     return output(loss, ops, x.shape[0], opts.reduction, x.dtype)
 
 
-def chunked_backward(ctx, grad_output: Tensor, kind: type[Chunk]) -> tuple:
-    """The backward of an autograd Function whose forward is :func:`chunked_forward`."""
-    opts = ctx.opts
+def chunked_backward(ctx, grad_output: Tensor) -> tuple:
+    """The gradients of ``(x, weight, bias)`` after :func:`chunked_forward`, over the same
+    chunks."""
+    opts, kind = ctx.opts, ctx.kind
     x, weight, bias, target, alpha = ctx.saved_tensors[:5]
     if torch.is_grad_enabled():
         grads = higher_order(ctx, grad_output, _plain(target, alpha, opts))
@@ -506,7 +506,7 @@ def chunked_backward(ctx, grad_output: Tensor, kind: type[Chunk]) -> tuple:
     else:
         grads = _recompute(x, weight, bias, target, alpha, ctx.saved_tensors[5], grad_output,
                            opts, tuple(ctx.needs_input_grad[:3]), kind)
-    return (*grads, None, None, None)
+    return tuple(grads)
 
 
 def _finished(grads: Grads, ops: Prepared, x: Tensor, weight: Tensor,
@@ -535,32 +535,33 @@ def _recompute(x, weight, bias, target, alpha, saved, grad_output, opts, needs, 
 
 
 class _LinearSoftmaxFocalFunction(torch.autograd.Function):
-    """Chunked forward; the gradient formed in the forward (``"mean"``, ``"sum"``) or, for
-    ``"none"``, in a backward that computes the logits again."""
+    """Chunked forward over chunks of the given kind (:class:`Chunk`, or the Triton backend's
+    subclass); the gradient formed in the forward (``"mean"``, ``"sum"``) or, for ``"none"``,
+    in a backward that computes the logits again."""
 
     @staticmethod
-    def forward(ctx, x, weight, bias, target, alpha, opts):
-        return chunked_forward(ctx, x, weight, bias, target, alpha, opts, Chunk)
+    def forward(ctx, x, weight, bias, target, alpha, opts, kind):
+        return chunked_forward(ctx, x, weight, bias, target, alpha, opts, kind)
 
     @staticmethod
     def backward(ctx, grad_output):
-        return chunked_backward(ctx, grad_output, Chunk)
+        return (*chunked_backward(ctx, grad_output), None, None, None, None)
 
 
-def apply(function: type[torch.autograd.Function], x: Tensor, target: Tensor,
-          options: Options) -> Tensor:
-    """``function`` (a Function over :func:`chunked_forward`) of the options' tensors; its
-    context keeps only the scalar options. Without grad mode the weight and the bias are
-    detached, so that no gradient is formed."""
+def apply(kind: type[Chunk], x: Tensor, target: Tensor, options: Options) -> Tensor:
+    """The loss over chunks of type ``kind`` of the options' tensors; the autograd context
+    keeps only the scalar options. Without grad mode the weight and the bias are detached, so
+    that no gradient is formed."""
     weight, bias = options.weight, options.bias
     if not torch.is_grad_enabled():
         weight, bias = weight.detach(), None if bias is None else bias.detach()
     scalars = options._replace(weight=None, bias=None, alpha=None)
-    return function.apply(x, weight, bias, target, options.alpha, scalars)
+    return _LinearSoftmaxFocalFunction.apply(x, weight, bias, target, options.alpha, scalars,
+                                             kind)
 
 
 @BLOCKED.implements(plain.linear_softmax_focal_loss)
 def linear_softmax_focal_loss(x: Tensor, target: Tensor, options: Options) -> Tensor:
     """Softmax focal loss of ``x @ weight.T + bias`` for features ``x`` ``(M, H)`` and class
     indices ``target`` ``(M,)``; see :func:`focalkit.functional.linear_softmax_focal_loss`."""
-    return apply(_LinearSoftmaxFocalFunction, x, target, options)
+    return apply(Chunk, x, target, options)

@@ -30,8 +30,6 @@ from ..blocked.linear import (
     Plan,
     accumulate,
     apply,
-    chunked_backward,
-    chunked_forward,
     row_terms,
 )
 from ..plain.linear import LinearSoftmaxFocalOptions as Options
@@ -236,19 +234,7 @@ class TritonChunk(Chunk):
         accumulate(z, self.x, self.ops.weight, self.slice, 0, self.classes, grads, True)
 
 
-class _LinearSoftmaxFocalFunction(torch.autograd.Function):
-    """The blocked kernel's chunking with the Triton passes over each chunk's logits."""
-
-    @staticmethod
-    def forward(ctx, x, weight, bias, target, alpha, opts):
-        return chunked_forward(ctx, x, weight, bias, target, alpha, opts, TritonChunk)
-
-    @staticmethod
-    def backward(ctx, grad_output):
-        return chunked_backward(ctx, grad_output, TritonChunk)
-
-
 def linear_softmax_focal_loss(x: Tensor, target: Tensor, options: Options) -> Tensor:
     """Softmax focal loss of ``x @ weight.T + bias``; see
     :func:`focalkit.functional.linear_softmax_focal_loss`."""
-    return apply(_LinearSoftmaxFocalFunction, x, target, options)
+    return apply(TritonChunk, x, target, options)
