@@ -26,7 +26,6 @@ split. The losses:
 from __future__ import annotations
 
 import math
-import sys
 import time
 from dataclasses import dataclass, field
 from typing import Any, TextIO
@@ -40,7 +39,7 @@ from .common import (
     progress,
     require,
     resolve_device,
-    torch_threads,
+    run_demo,
 )
 
 LOSSES: dict[str, tuple[str, str]] = {
@@ -308,8 +307,7 @@ def run(cfg: ClassifyConfig, stream: TextIO | None = None) -> dict:
     Raises:
         DemoError: for a missing optional package, unusable data or output folder.
     """
-    with torch_threads(cfg.threads):
-        return _run(cfg, sys.stdout if stream is None else stream)
+    return run_demo(_run, cfg, stream)
 
 
 def _run(cfg: ClassifyConfig, stream: TextIO) -> dict:

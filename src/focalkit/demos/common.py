@@ -10,10 +10,11 @@ import importlib
 import json
 import math
 import platform
+import sys
 import tempfile
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, TextIO
 
 INSTALL_HINT = 'pip install "focalkit[demo]"'
 
@@ -139,6 +140,13 @@ def torch_threads(count: int | None) -> Iterator[None]:
         torch.use_deterministic_algorithms(deterministic[0], warn_only=deterministic[1])
 
 
+def run_demo(train: Callable[[Any, TextIO], dict], cfg: Any, stream: TextIO | None) -> dict:
+    """``train(cfg, stream)`` under the config's thread count (:func:`torch_threads`), the
+    table going to ``stream`` or, when it is None, to standard output."""
+    with torch_threads(cfg.threads):
+        return train(cfg, sys.stdout if stream is None else stream)
+
+
 def library_versions() -> dict[str, str]:
     """Versions of Python, focalkit and the libraries the demos use."""
     versions = {"python": platform.python_version(), "platform": platform.platform()}
@@ -180,8 +188,6 @@ def progress(total: int, desc: str, quiet: bool) -> Any:
     When stderr is not a terminal (a log file, a pipe), the bar's carriage-return redraws
     would fill the log, so a single line is written when the run ends instead.
     """
-    import sys
-
     from tqdm.auto import tqdm
 
     if not quiet and not sys.stderr.isatty():

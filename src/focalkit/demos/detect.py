@@ -27,7 +27,6 @@ remedies are used), whether training diverged, and average precision on held-out
 from __future__ import annotations
 
 import math
-import sys
 import time
 from dataclasses import dataclass, field
 from typing import Any, TextIO
@@ -40,8 +39,8 @@ from .common import (
     progress,
     require,
     resolve_device,
+    run_demo,
     synthetic_split,
-    torch_threads,
 )
 
 LOSSES: dict[str, tuple[str, str]] = {
@@ -213,8 +212,7 @@ def run(cfg: DetectConfig, stream: TextIO | None = None) -> dict:
     Raises:
         DemoError: for a missing optional package or an unusable output folder or device.
     """
-    with torch_threads(cfg.threads):
-        return _run(cfg, sys.stdout if stream is None else stream)
+    return run_demo(_run, cfg, stream)
 
 
 def _run(cfg: DetectConfig, stream: TextIO) -> dict:

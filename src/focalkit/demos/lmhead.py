@@ -23,14 +23,13 @@ from __future__ import annotations
 import ctypes
 import gc
 import math
-import sys
 import time
 from dataclasses import dataclass, field
 from typing import Any, TextIO
 
 import numpy as np
 
-from .common import finish, prepare_out_dir, progress, require, resolve_device, torch_threads
+from .common import finish, prepare_out_dir, progress, require, resolve_device, run_demo
 
 LOSSES: dict[str, tuple[str, str]] = {
     "ce": ("CE, materialised logits", "CE, materialised logits"),
@@ -208,8 +207,7 @@ def run(cfg: LMHeadConfig, stream: TextIO | None = None) -> dict:
     Raises:
         DemoError: for a missing optional package or an unusable output folder or device.
     """
-    with torch_threads(cfg.threads):
-        return _run(cfg, sys.stdout if stream is None else stream)
+    return run_demo(_run, cfg, stream)
 
 
 def _run(cfg: LMHeadConfig, stream: TextIO) -> dict:

@@ -23,7 +23,6 @@ skeleton and stay on it.
 from __future__ import annotations
 
 import math
-import sys
 import time
 from dataclasses import dataclass, field
 from typing import Any, TextIO
@@ -36,8 +35,8 @@ from .common import (
     progress,
     require,
     resolve_device,
+    run_demo,
     synthetic_split,
-    torch_threads,
 )
 
 LOSSES: dict[str, tuple[str, str]] = {
@@ -276,8 +275,7 @@ def run(cfg: SegmentConfig, stream: TextIO | None = None) -> dict:
     Raises:
         DemoError: for a missing optional package or an unusable output folder or device.
     """
-    with torch_threads(cfg.threads):
-        return _run(cfg, sys.stdout if stream is None else stream)
+    return run_demo(_run, cfg, stream)
 
 
 def _run(cfg: SegmentConfig, stream: TextIO) -> dict:
