@@ -62,6 +62,15 @@ def launches(monkeypatch):
 
 
 @pytest.fixture
+def fresh_dynamo():
+    """Dynamo's caches emptied before and after the test: compile counts start from zero,
+    and no compiled graph outlives it."""
+    torch._dynamo.reset()
+    yield
+    torch._dynamo.reset()
+
+
+@pytest.fixture
 def decisions(monkeypatch):
     """The backends whose kernels ``_dispatch.decide`` picked during the test."""
     seen = []

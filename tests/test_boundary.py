@@ -119,13 +119,12 @@ def test_distance_transform_on_meta_tensors():
     assert d.device.type == "meta" and d.shape == mask.shape and d.dtype == torch.float32
 
 
+@pytest.mark.usefixtures("fresh_dynamo")
 def test_distance_transform_compiles_without_graph_breaks():
-    torch._dynamo.reset()
     mask = torch.rand(2, 9, 10) < 0.7
     compiled = torch.compile(lambda m: F.distance_transform(m, dtype=torch.float64),
                              backend="aot_eager", fullgraph=True)
     torch.testing.assert_close(compiled(mask), F.distance_transform(mask, dtype=torch.float64))
-    torch._dynamo.reset()
 
 
 def test_distance_transform_of_an_empty_batch():
@@ -295,6 +294,7 @@ def test_skeleton_of_a_binary_mask_is_binary_and_inside_it():
 # ---------------------------------------------------------------------------------------------
 
 
+@pytest.mark.usefixtures("fresh_dynamo")
 def test_combo_dice_and_cldice():
     x, t = blobs(2, 3, (10, 12))
     combo = focalkit.ComboLoss({"dice": (focalkit.DiceLoss(), 0.7),
@@ -307,10 +307,8 @@ def test_combo_dice_and_cldice():
     (g_want,) = torch.autograd.grad(want, xb)
     torch.testing.assert_close(total, want)
     torch.testing.assert_close(g, g_want)
-    torch._dynamo.reset()
     compiled = torch.compile(combo, backend="aot_eager", fullgraph=True)
     torch.testing.assert_close(compiled(x, t), combo(x, t), rtol=1e-10, atol=1e-12)
-    torch._dynamo.reset()
 
 
 def test_cldice_punishes_a_broken_line_more_than_dice():

@@ -292,13 +292,6 @@ def test_half_inputs_keep_their_dtype_and_match_float32(case, dtype):
         torch.testing.assert_close(g.float(), h, **HALF_TOLERANCE[dtype])
 
 
-@pytest.fixture
-def fresh_dynamo():
-    torch._dynamo.reset()
-    yield
-    torch._dynamo.reset()
-
-
 @pytest.mark.usefixtures("fresh_dynamo")
 @pytest.mark.parametrize("case", [CASES[2], CASES[10]], ids=str)
 def test_compile_fullgraph_equals_eager(case):

@@ -94,13 +94,6 @@ def test_gradgradcheck(case):
 # ---------------------------------------------------------------------------------------------
 
 
-@pytest.fixture
-def fresh_dynamo():
-    torch._dynamo.reset()
-    yield
-    torch._dynamo.reset()
-
-
 @pytest.mark.usefixtures("fresh_dynamo")
 @pytest.mark.parametrize("case", COMPILED, ids=str)
 def test_compile_fullgraph_equals_eager(case):

@@ -113,10 +113,9 @@ def test_module_equals_functional():
 
 
 @pytest.mark.filterwarnings("ignore:`torch.jit.script_method` is deprecated")
+@pytest.mark.usefixtures("fresh_dynamo")
 def test_compiles_without_graph_breaks():
-    torch._dynamo.reset()
     x, t = logits(4, 3, dtype=torch.float32), class_target(4, 3)
     compiled = torch.compile(poly1_cross_entropy, backend="aot_eager", fullgraph=True)
     torch.testing.assert_close(compiled(x, t, label_smoothing=0.1),
                                poly1_cross_entropy(x, t, label_smoothing=0.1))
-    torch._dynamo.reset()

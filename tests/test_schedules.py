@@ -115,24 +115,21 @@ SCHEDULED = [
 @pytest.mark.parametrize("dynamic", [True, None], ids=["dynamic", "automatic"])
 @pytest.mark.parametrize("make, schedule, target", SCHEDULED,
                          ids=[f"{m.__name__}-{s.get('param', 'gamma')}" for m, s, _ in SCHEDULED])
+@pytest.mark.usefixtures("fresh_dynamo")
 def test_a_scheduled_compiled_module_does_not_recompile(make, schedule, target, dynamic):
     """A schedule changing a float hyper-parameter every step neither breaks the graph nor
     recompiles: with ``dynamic=True`` one graph serves all 10 steps; by default dynamo
     compiles the first value as a constant and, when it changes, once more with the value
     as a symbolic input (its automatic dynamic), then never again."""
-    torch._dynamo.reset()
     x = torch.randn(4, 3, 5)
     t = torch.randint(0, 3, (4, 5)) if target == "index" else torch.rand(4, 3, 5)
     loss = make()
     scheduler = GammaScheduler(loss, total_steps=10, **schedule)
     counter = CompileCounter()
     compiled = torch.compile(loss, backend=counter, fullgraph=True, dynamic=dynamic)
-    try:
-        for _ in range(10):
-            torch.testing.assert_close(compiled(x, t), loss(x, t))
-            scheduler.step()
-    finally:
-        torch._dynamo.reset()
+    for _ in range(10):
+        torch.testing.assert_close(compiled(x, t), loss(x, t))
+        scheduler.step()
     assert counter.frame_count == (1 if dynamic else 2)
 
 
