@@ -197,9 +197,7 @@ def main() -> None:
     harness.compare("softmax_focal", soft_shape, SOFTMAX_VARIANTS, rounds=args.rounds,
                     csv_path=args.csv, notes=SOFTMAX_NOTES, idle_wait=args.idle_wait)
     softmax_data.cache_clear()
-    print(f"benchmark time {time.perf_counter() - start:.0f} s")
-    if not args.no_render:
-        harness.render(args.csv, args.md)
+    harness.finish(args, start)
 
 
 if __name__ == "__main__":

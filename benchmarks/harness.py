@@ -429,6 +429,14 @@ METHOD = """\
 """
 
 
+def finish(args: argparse.Namespace, start: float) -> None:
+    """Print the run's wall time since ``start`` (a ``time.perf_counter()``) and, unless
+    ``--no-render``, render ``args.csv`` into ``args.md``."""
+    print(f"benchmark time {time.perf_counter() - start:.0f} s")
+    if not args.no_render:
+        render(args.csv, args.md)
+
+
 def render(csv_path: str | os.PathLike | None = "benchmarks/results.csv",
            md_path: str | os.PathLike = "docs/benchmarks.md",
            gpu_csv_path: str | os.PathLike = "benchmarks/results-gpu.csv") -> str:

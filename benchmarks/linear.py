@@ -156,9 +156,7 @@ def main(argv: list[str] | None = None) -> None:
                         csv_path=args.csv, notes=NOTES, idle_wait=args.idle_wait,
                         peak=peaks.get)
         data.cache_clear()
-    print(f"benchmark time {time.perf_counter() - start:.0f} s")
-    if not args.no_render:
-        harness.render(args.csv, args.md)
+    harness.finish(args, start)
 
 
 if __name__ == "__main__":

@@ -258,9 +258,7 @@ def main() -> None:
                             rounds=args.rounds, csv_path=args.csv, notes=EDT_NOTES,
                             idle_wait=args.idle_wait)
     regions.cache_clear()
-    print(f"benchmark time {time.perf_counter() - start:.0f} s")
-    if not args.no_render:
-        harness.render(args.csv, args.md)
+    harness.finish(args, start)
 
 
 def _cli():
