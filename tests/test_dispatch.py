@@ -110,7 +110,7 @@ def test_every_backend_offers_its_kernels_through_one_interface():
     for module in vars(F).values():
         if inspect.ismodule(module) and module.__name__.startswith("focalkit.functional."):
             source = inspect.getsource(module)
-            routed |= set(re.findall(r"_dispatch\.route\(plain\.(\w+)", source))
+            routed |= set(re.findall(r"_dispatch\.run\(plain\.(\w+)", source))
     assert routed == {form.__name__ for form in forms}
 
 

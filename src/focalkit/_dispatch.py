@@ -1,8 +1,9 @@
 """The one place that decides which implementation of a loss runs.
 
-Every public loss, after checking its arguments, calls :func:`route` once with its plain form
+Every public loss, after checking its arguments, calls :func:`run` once with its plain form
 (the function in :mod:`focalkit._kernels.plain` that states its formula), its input, its
-target and its options tuple, and calls what it gets back with the same three arguments.
+target and its options tuple; :func:`run` calls the implementation :func:`route` picks with
+the same three arguments.
 :func:`choose` picks the backend (``"plain"``, ``"blocked"`` or ``"triton"``) from
 
 * the backend setting (:mod:`focalkit.backends`);
@@ -30,7 +31,7 @@ run on the input's device raises, whether or not the loss has a Triton kernel.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 import torch
 from torch import Tensor
@@ -143,6 +144,12 @@ def route(form: Kernel, input: Tensor, target: object, options: NamedTuple) -> K
         # Without grad mode (evaluation) the kernels skip the gradient pass.
         return _detached(kernel)
     return kernel
+
+
+def run(form: Kernel, input: Tensor, target: object, options: NamedTuple) -> Any:
+    """The loss whose plain form is ``form`` of ``(input, target, options)``, computed by the
+    implementation :func:`route` picks."""
+    return route(form, input, target, options)(input, target, options)
 
 
 def _detached(kernel: Kernel) -> Kernel:

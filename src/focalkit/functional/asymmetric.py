@@ -117,4 +117,4 @@ def asymmetric_loss(input: Tensor, target: Tensor, *, gamma_pos: float = 0.0,
     check_unit_interval("target", target, ignore_index)
 
     options = AsymmetricOptions(gamma_pos, gamma_neg, clip, weight, ignore_index, reduction)
-    return _dispatch.route(plain.asymmetric_loss, input, target, options)(input, target, options)
+    return _dispatch.run(plain.asymmetric_loss, input, target, options)

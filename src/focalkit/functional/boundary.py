@@ -164,7 +164,7 @@ def distance_transform(mask: Tensor, *, spacing: float | Sequence[float] | None 
     if not isinstance(dtype, torch.dtype) or not dtype.is_floating_point:
         raise TypeError(f"dtype must be a floating-point torch.dtype; got {dtype!r}")
     options = DistanceTransformOptions(tuple(_spacing(spacing, mask.dim() - 1)), dtype)
-    return _dispatch.route(plain.distance_transform, mask, None, options)(mask, None, options)
+    return _dispatch.run(plain.distance_transform, mask, None, options)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -248,7 +248,7 @@ def hausdorff_dt_loss(input: Tensor, target: Tensor, *, alpha: float = 2.0,
     options = HausdorffDTOptions(check_real("alpha", alpha, low=0.0, low_open=True),
                                  check_bool("include_background", include_background),
                                  ignore_index, check_reduction(reduction))
-    return _dispatch.route(plain.hausdorff_dt_loss, input, target, options)(input, target, options)
+    return _dispatch.run(plain.hausdorff_dt_loss, input, target, options)
 
 
 def boundary_loss(input: Tensor, target: Tensor, *, include_background: bool = False,
@@ -318,7 +318,7 @@ def boundary_loss(input: Tensor, target: Tensor, *, include_background: bool = F
     target, ignore_index = _check_inputs(input, target, ignore_index)
     options = BoundaryOptions(check_bool("include_background", include_background),
                               ignore_index, check_reduction(reduction))
-    return _dispatch.route(plain.boundary_loss, input, target, options)(input, target, options)
+    return _dispatch.run(plain.boundary_loss, input, target, options)
 
 
 def soft_cldice_loss(input: Tensor, target: Tensor, *, iterations: int = 3,
@@ -406,4 +406,4 @@ def soft_cldice_loss(input: Tensor, target: Tensor, *, iterations: int = 3,
                                 check_real("eps", eps, low=0.0, low_open=True),
                                 check_bool("include_background", include_background),
                                 ignore_index, check_reduction(reduction))
-    return _dispatch.route(plain.soft_cldice_loss, input, target, options)(input, target, options)
+    return _dispatch.run(plain.soft_cldice_loss, input, target, options)

@@ -117,7 +117,7 @@ def quality_focal_loss(input: Tensor, target: Tensor, *, beta: float = 2.0,
     ignore_index, weight = _check_dense(input, target, reduction, ignore_index, weight)
     beta = check_real("beta", beta, low=0.0)
     options = QualityFocalOptions(beta, weight, ignore_index, reduction)
-    return _dispatch.route(plain.quality_focal_loss, input, target, options)(input, target, options)
+    return _dispatch.run(plain.quality_focal_loss, input, target, options)
 
 
 def varifocal_loss(input: Tensor, target: Tensor, *, alpha: float = 0.75, gamma: float = 2.0,
@@ -188,7 +188,7 @@ def varifocal_loss(input: Tensor, target: Tensor, *, alpha: float = 0.75, gamma:
     gamma = check_real("gamma", gamma, low=0.0)
     iou_weighted = check_bool("iou_weighted", iou_weighted)
     options = VarifocalOptions(alpha, gamma, iou_weighted, weight, ignore_index, reduction)
-    return _dispatch.route(plain.varifocal_loss, input, target, options)(input, target, options)
+    return _dispatch.run(plain.varifocal_loss, input, target, options)
 
 
 def distribution_focal_loss(input: Tensor, target: Tensor, *, reduction: str = "mean",
@@ -270,8 +270,7 @@ def distribution_focal_loss(input: Tensor, target: Tensor, *, reduction: str = "
     weight = as_optional_tensor("weight", weight, input, shape=target.shape, of="target")
     _check_offsets(target, bins - 1, ignore_index)
     options = DistributionFocalOptions(weight, ignore_index, reduction)
-    return _dispatch.route(plain.distribution_focal_loss, input, target, options)(input, target,
-                                                                              options)
+    return _dispatch.run(plain.distribution_focal_loss, input, target, options)
 
 
 def _check_offsets(target: Tensor, high: int, ignore_index: int | None) -> None:

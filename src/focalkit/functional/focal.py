@@ -86,7 +86,7 @@ def focal_modulation(input: Tensor, target: Tensor, *, gamma: float = 2.0,
     alpha = check_unit_alpha(alpha, input)
     check_unit_interval("target", target)
     options = FocalModulationOptions(gamma, alpha)
-    return _dispatch.route(plain.focal_modulation, input, target, options)(input, target, options)
+    return _dispatch.run(plain.focal_modulation, input, target, options)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -222,7 +222,7 @@ def sigmoid_focal_loss(input: Tensor, target: Tensor, *, alpha: float | Tensor |
 
     options = SigmoidFocalOptions(alpha, gamma, pos_weight, weight, ignore_index, reduction,
                                   from_logits, epsilon)
-    return _dispatch.route(plain.sigmoid_focal_loss, input, target, options)(input, target, options)
+    return _dispatch.run(plain.sigmoid_focal_loss, input, target, options)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -342,4 +342,4 @@ def softmax_focal_loss(input: Tensor, target: Tensor, *, alpha: AlphaLike = None
 
     options = SoftmaxFocalOptions(alpha, gamma, ignore_index, label_smoothing, is_index,
                                   reduction, epsilon)
-    return _dispatch.route(plain.softmax_focal_loss, input, target, options)(input, target, options)
+    return _dispatch.run(plain.softmax_focal_loss, input, target, options)

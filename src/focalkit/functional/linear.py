@@ -158,5 +158,5 @@ def linear_softmax_focal_loss(input: Tensor, linear_weight: Tensor, target: Tens
     t = target.reshape(-1)
     options = LinearSoftmaxFocalOptions(linear_weight, linear_bias, alpha, gamma, ignore_index,
                                         label_smoothing, epsilon, z_loss, reduction, chunk_size)
-    loss = _dispatch.route(plain.linear_softmax_focal_loss, x, t, options)(x, t, options)
+    loss = _dispatch.run(plain.linear_softmax_focal_loss, x, t, options)
     return loss.reshape(target.shape) if reduction == "none" else loss

@@ -190,8 +190,7 @@ def logit_adjusted_cross_entropy(input: Tensor, target: Tensor, *,
     options = LogitAdjustedOptions(prior.detach(), tau, weight, ignore_index, label_smoothing,
                                    is_index, reduction)
     target = _long(target, is_index)
-    return _dispatch.route(plain.logit_adjusted_cross_entropy, input, target, options)(
-        input, target, options)
+    return _dispatch.run(plain.logit_adjusted_cross_entropy, input, target, options)
 
 
 def ldam_margins(class_counts: CountsLike, *, max_margin: float = 0.5) -> Tensor:
@@ -309,4 +308,4 @@ def ldam_loss(input: Tensor, target: Tensor, *, class_counts: CountsLike,
                        max_margin)
     options = LDAMOptions(margins, scale, weight, ignore_index, reduction)
     target = _long(target, True)
-    return _dispatch.route(plain.ldam_loss, input, target, options)(input, target, options)
+    return _dispatch.run(plain.ldam_loss, input, target, options)

@@ -169,8 +169,7 @@ def lovasz_softmax_loss(input: Tensor, target: Tensor, *, classes: ClassesLike =
         check_unit_interval("input (probabilities, from_logits=False)", input)
     per_image = check_bool("per_image", per_image)
     options = LovaszSoftmaxOptions(ignore_index, from_logits, per_image, classes)
-    return _dispatch.route(plain.lovasz_softmax_loss, input, target, options)(input, target,
-                                                                          options)
+    return _dispatch.run(plain.lovasz_softmax_loss, input, target, options)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -239,4 +238,4 @@ def lovasz_hinge_loss(input: Tensor, target: Tensor, *, per_image: bool = True,
     check_binary_values("target", target, ignore_index)
     per_image = check_bool("per_image", per_image)
     options = LovaszHingeOptions(ignore_index, per_image)
-    return _dispatch.route(plain.lovasz_hinge_loss, input, target, options)(input, target, options)
+    return _dispatch.run(plain.lovasz_hinge_loss, input, target, options)

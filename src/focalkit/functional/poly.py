@@ -109,5 +109,4 @@ def poly1_cross_entropy(input: Tensor, target: Tensor, *, epsilon: float = 1.0,
     target = check_class_values(target, is_index, c, ignore_index)
 
     options = Poly1Options(epsilon, weight, ignore_index, label_smoothing, is_index, reduction)
-    kernel = _dispatch.route(plain.poly1_cross_entropy, input, target, options)
-    return kernel(input, target, options)
+    return _dispatch.run(plain.poly1_cross_entropy, input, target, options)

@@ -63,8 +63,7 @@ def statistics(input: Tensor, target: Tensor,
     """(TP, FP, FN) of checked arguments: per image with ``per_image``, else summed over the
     batch (and over the processes with ``sync_dist``), for the chosen classes."""
     stats_options = options.stats_options()
-    tp, fp, fn = _dispatch.route(plain.region_stats, input, target, stats_options)(
-        input, target, stats_options)
+    tp, fp, fn = _dispatch.run(plain.region_stats, input, target, stats_options)
     if not options.per_image:
         stats = torch.stack((tp.sum(dim=0), fp.sum(dim=0), fn.sum(dim=0)))
         if options.sync_dist:
